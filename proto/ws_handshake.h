@@ -1,0 +1,93 @@
+/*
+ * ws_handshake.h - the HTTP/1.1 opening handshake of RFC 6455 section 4.
+ *
+ * ws_handshake_parse() reads a client's upgrade request from (buf, len) in the
+ * picohttpparser style: call it again with more bytes until it stops saying
+ * "incomplete". It validates everything section 4.2.1 requires and returns
+ * views into buf; it never allocates and never touches a socket.
+ *
+ * The response builders write the 101 reply (with Sec-WebSocket-Accept,
+ * computed with wolfSSL's SHA-1 and base64) or an HTTP error reply.
+ */
+#ifndef WS_HANDSHAKE_H
+#define WS_HANDSHAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ws_str.h"
+
+#define WS_HANDSHAKE_INCOMPLETE (-2)
+#define WS_HANDSHAKE_INVALID (-1)
+
+#define WS_HANDSHAKE_DEFAULT_MAX_BYTES 8192
+#define WS_HANDSHAKE_DEFAULT_MAX_HEADERS 64
+#define WS_ACCEPT_KEY_LEN 28 /* base64 of a 20-byte SHA-1 digest */
+
+struct ws_handshake_limits {
+    size_t max_bytes;   /* request line + headers + blank line; over -> 431 */
+    size_t max_headers; /* header field count; over -> 431 */
+};
+
+/* Everything the broker needs from an upgrade request; all views into buf. */
+struct ws_handshake_request {
+    struct ws_str target;        /* request-target as sent: path[?query] */
+    struct ws_str path;          /* target up to '?' */
+    struct ws_str query;         /* after '?', without it; absent if no '?' */
+    struct ws_str host;
+    struct ws_str key;           /* Sec-WebSocket-Key, validated: base64 of 16 bytes */
+    struct ws_str protocol;      /* Sec-WebSocket-Protocol, raw comma list; may be absent */
+    struct ws_str origin;        /* Origin; may be absent */
+    struct ws_str authorization; /* Authorization; may be absent */
+    struct ws_str extensions;    /* Sec-WebSocket-Extensions; may be absent */
+    size_t header_count;
+};
+
+/* Why a request was refused: the HTTP status to answer with and a short,
+ * static, human-readable reason naming the offending part. */
+struct ws_handshake_error {
+    int status; /* 400, 405, 426, 431, 505 */
+    const char *reason;
+};
+
+/*
+ * Parses an upgrade request at the start of buf.
+ * Returns the number of bytes the request occupies (> 0) when it is complete
+ * and valid; WS_HANDSHAKE_INCOMPLETE when more bytes are needed (and the bytes
+ * so far are within limits); WS_HANDSHAKE_INVALID with *err filled otherwise.
+ * req is only meaningful on success.
+ */
+ssize_t ws_handshake_parse(const char *buf, size_t len, const struct ws_handshake_limits *limits,
+                           struct ws_handshake_request *req, struct ws_handshake_error *err);
+
+/* Computes Sec-WebSocket-Accept for a client key: writes exactly
+ * WS_ACCEPT_KEY_LEN characters and a NUL to out. Returns 0, or -1 if the
+ * crypto library failed. */
+int ws_handshake_accept_key(struct ws_str key, char out[WS_ACCEPT_KEY_LEN + 1]);
+
+/*
+ * Returns true when the comma-separated token list `list` (an HTTP header
+ * value such as a Sec-WebSocket-Protocol offer) contains `token`,
+ * case-sensitively for subprotocols (RFC 6455 4.1), ignoring optional
+ * whitespace around commas.
+ */
+int ws_handshake_offers(struct ws_str list, const char *token);
+
+/*
+ * Writes the "101 Switching Protocols" reply for req into out. subprotocol is
+ * the one the server selected (NULL for none). Returns the reply's length, or
+ * 0 if cap is too small.
+ */
+size_t ws_handshake_write_accept(char *out, size_t cap, const struct ws_handshake_request *req,
+                                 const char *subprotocol);
+
+/*
+ * Writes an HTTP error reply (status line, Content-Type: text/plain,
+ * Content-Length, Connection: close, the reason as the body). 426 also
+ * carries "Sec-WebSocket-Version: 13"; 405 carries "Allow: GET".
+ * Returns the reply's length, or 0 if cap is too small.
+ */
+size_t ws_handshake_write_error(char *out, size_t cap, int status, const char *reason);
+
+#endif
