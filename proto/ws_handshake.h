@@ -25,6 +25,7 @@
 #define WS_HANDSHAKE_DEFAULT_MAX_HEADERS 64
 #define WS_ACCEPT_KEY_LEN 28 /* base64 of a 20-byte SHA-1 digest */
 
+/* A field left 0 takes its default (as does limits == NULL). */
 struct ws_handshake_limits {
     size_t max_bytes;   /* request line + headers + blank line; over -> 431 */
     size_t max_headers; /* header field count; over -> 431 */
@@ -56,7 +57,20 @@ struct ws_handshake_error {
  * Returns the number of bytes the request occupies (> 0) when it is complete
  * and valid; WS_HANDSHAKE_INCOMPLETE when more bytes are needed (and the bytes
  * so far are within limits); WS_HANDSHAKE_INVALID with *err filled otherwise.
- * req is only meaningful on success.
+ * req is only meaningful on success. Bytes after the blank line are not looked
+ * at. Each call re-reads buf from the start.
+ *
+ * Statuses: 505 for a well-formed HTTP version other than 1.1 (HTTP/1.0
+ * included); 405 for a method other than GET; 426 for a missing or non-13
+ * Sec-WebSocket-Version; 431 when the request is longer than max_bytes (also
+ * as soon as len exceeds max_bytes with no complete request in it) or has more
+ * than max_headers header lines; 400 for everything else. Lines must end in
+ * CRLF: a bare LF or bare CR is refused (400), as are control characters,
+ * obs-fold lines and whitespace before a header's colon. Errors in a complete
+ * line are reported at once, before the rest of the request has arrived.
+ * Host, Sec-WebSocket-Key, -Version, -Protocol, -Extensions, Origin and
+ * Authorization must appear at most once (a repeat is 400: views cannot join
+ * repeated lines); Upgrade and Connection may repeat and are token lists.
  */
 ssize_t ws_handshake_parse(const char *buf, size_t len, const struct ws_handshake_limits *limits,
                            struct ws_handshake_request *req, struct ws_handshake_error *err);
@@ -75,17 +89,21 @@ int ws_handshake_accept_key(struct ws_str key, char out[WS_ACCEPT_KEY_LEN + 1]);
 int ws_handshake_offers(struct ws_str list, const char *token);
 
 /*
- * Writes the "101 Switching Protocols" reply for req into out. subprotocol is
- * the one the server selected (NULL for none). Returns the reply's length, or
- * 0 if cap is too small.
+ * Writes the "101 Switching Protocols" reply for req into out (not
+ * NUL-terminated). subprotocol is the one the server selected (NULL for none);
+ * it must be an HTTP token. Returns the reply's length, or 0 if cap is too
+ * small, subprotocol is not a token, or the accept key cannot be computed.
  */
 size_t ws_handshake_write_accept(char *out, size_t cap, const struct ws_handshake_request *req,
                                  const char *subprotocol);
 
 /*
  * Writes an HTTP error reply (status line, Content-Type: text/plain,
- * Content-Length, Connection: close, the reason as the body). 426 also
- * carries "Sec-WebSocket-Version: 13"; 405 carries "Allow: GET".
+ * Content-Length, Connection: close, the reason and "\n" as the body) into out
+ * (not NUL-terminated). 426 also carries "Upgrade: websocket" and
+ * "Sec-WebSocket-Version: 13"; 405 carries "Allow: GET". Any 4xx/5xx status
+ * works (unlisted ones get a generic reason phrase); a status outside 400-599
+ * is sent as 500. reason NULL means the reason phrase.
  * Returns the reply's length, or 0 if cap is too small.
  */
 size_t ws_handshake_write_error(char *out, size_t cap, int status, const char *reason);

@@ -1,0 +1,366 @@
+/*
+ * config.c - the option table and the parsers for flags and config files.
+ *
+ * One table describes every option once: its name (the long flag and the
+ * config-file key), its kind, where it lives in struct broker_config, its
+ * bounds and its help text. Flags, the config file and --help all read it.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum option_kind { OPT_UINT, OPT_ONOFF, OPT_LISTEN, OPT_LEVEL, OPT_CONFIG, OPT_HELP };
+
+struct option_spec {
+    const char *name;
+    enum option_kind kind;
+    size_t offset;
+    uint64_t min, max;
+    const char *arg, *help;
+};
+
+#define FIELD(f) offsetof(struct broker_config, f)
+#define MIB (1024ull * 1024ull)
+/* Room for frame headers and control frames on top of one whole message. */
+#define SEND_QUEUE_SLACK (64 * 1024)
+
+static const struct option_spec options[] = {
+    {"config", OPT_CONFIG, 0, 0, 0, "FILE", "read settings from FILE (key = value lines)"},
+    {"listen", OPT_LISTEN, 0, 0, 0, "ADDR:PORT",
+     "listen for ws:// on ADDR:PORT; repeatable (default 127.0.0.1:8080)"},
+    {"workers", OPT_UINT, FIELD(workers), 1, 1024, "N", "worker threads (default: online CPUs)"},
+    {"echo", OPT_ONOFF, FIELD(echo), 0, 1, "on|off", "serve the /echo endpoint (default on)"},
+    {"max-message", OPT_UINT, FIELD(max_message), 1, 1024 * MIB, "BYTES",
+     "largest message accepted, all fragments together (default 16777216)"},
+    {"max-connections", OPT_UINT, FIELD(max_connections), 1, 10000000, "N",
+     "open connections over the whole broker (default 100000)"},
+    {"max-handshake-bytes", OPT_UINT, FIELD(max_handshake_bytes), 256, 1 * MIB, "BYTES",
+     "largest HTTP upgrade request (default 8192)"},
+    {"handshake-timeout", OPT_UINT, FIELD(handshake_timeout_ms), 1, 3600000, "MS",
+     "time allowed to complete the opening handshake (default 10000)"},
+    {"ping-interval", OPT_UINT, FIELD(ping_interval_ms), 1, 3600000, "MS",
+     "ping a connection that has been silent this long (default 30000)"},
+    {"idle-timeout", OPT_UINT, FIELD(idle_timeout_ms), 1, 86400000, "MS",
+     "close a connection silent this long (default 60000)"},
+    {"close-timeout", OPT_UINT, FIELD(close_timeout_ms), 1, 600000, "MS",
+     "wait this long for the peer to finish the close handshake (default 2000)"},
+    {"send-queue", OPT_UINT, FIELD(send_queue_bytes), 4096, 4096 * MIB, "BYTES",
+     "per-connection outbound queue; above it the broker stops reading (default 33554432)"},
+    {"drain-timeout", OPT_UINT, FIELD(drain_timeout_ms), 0, 600000, "MS",
+     "on SIGTERM, wait this long for clients to close (default 5000)"},
+    {"recv-buffer-size", OPT_UINT, FIELD(recv_buffer_bytes), 1024, 1 * MIB, "BYTES",
+     "size of each receive buffer (default 32768)"},
+    {"recv-buffers", OPT_UINT, FIELD(recv_buffer_count), 8, 32768, "N",
+     "receive buffers per worker, a power of two (default 256)"},
+    {"log-level", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL", "debug, info, warn or error"},
+    {"help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit"},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+void config_init_defaults(struct broker_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->workers = 0;
+    cfg->echo = true;
+    cfg->max_message = 16 * MIB;
+    cfg->max_connections = 100000;
+    cfg->max_handshake_bytes = 8192;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->ping_interval_ms = 30000;
+    cfg->idle_timeout_ms = 60000;
+    cfg->close_timeout_ms = 2000;
+    cfg->send_queue_bytes = 32 * MIB;
+    cfg->drain_timeout_ms = 5000;
+    cfg->recv_buffer_bytes = 32768;
+    cfg->recv_buffer_count = 256;
+    cfg->log_level = LOG_INFO;
+}
+
+static const struct option_spec *option_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
+            return &options[i];
+    }
+    return NULL;
+}
+
+int config_parse_listen(const char *text, struct listen_addr *out, char *err, size_t err_len)
+{
+    char host[64];
+    const char *port_text;
+    memset(out, 0, sizeof(*out));
+    if (text[0] == '[') {
+        const char *end = strchr(text, ']');
+        if (end == NULL || end[1] != ':' || (size_t)(end - text - 1) >= sizeof(host)) {
+            snprintf(err, err_len, "expected [IPV6]:PORT");
+            return -1;
+        }
+        memcpy(host, text + 1, (size_t)(end - text - 1));
+        host[end - text - 1] = '\0';
+        port_text = end + 2;
+    } else {
+        const char *colon = strrchr(text, ':');
+        if (colon == NULL || (size_t)(colon - text) >= sizeof(host) || colon == text) {
+            snprintf(err, err_len, "expected ADDR:PORT");
+            return -1;
+        }
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+        port_text = colon + 1;
+    }
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(port_text, &end, 10);
+    if (port_text[0] == '\0' || *end != '\0' || errno != 0 || port > 65535) {
+        snprintf(err, err_len, "bad port '%s'", port_text);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port_text, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, err_len, "cannot resolve '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&out->addr, res->ai_addr, res->ai_addrlen);
+    out->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    char numeric[INET6_ADDRSTRLEN];
+    if (out->addr.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&out->addr)->sin6_addr, numeric,
+                  sizeof(numeric));
+        snprintf(out->text, sizeof(out->text), "[%s]:%lu", numeric, port);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&out->addr)->sin_addr, numeric,
+                  sizeof(numeric));
+        snprintf(out->text, sizeof(out->text), "%s:%lu", numeric, port);
+    }
+    return 0;
+}
+
+static int parse_uint(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)text[0]))
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Where a value came from, for error messages: a flag or a file line. */
+struct origin {
+    const char *file; /* NULL for the command line */
+    unsigned line;
+};
+
+static void describe(const struct origin *o, const struct option_spec *opt, char *buf, size_t len)
+{
+    if (o->file)
+        snprintf(buf, len, "%s:%u: %s", o->file, o->line, opt->name);
+    else
+        snprintf(buf, len, "--%s", opt->name);
+}
+
+static int option_apply(struct broker_config *cfg, const struct option_spec *opt,
+                        const char *value, const struct origin *o, char *err, size_t err_len)
+{
+    char where[300];
+    describe(o, opt, where, sizeof(where));
+    char *field = (char *)cfg + opt->offset;
+    switch (opt->kind) {
+    case OPT_UINT: {
+        uint64_t v;
+        if (parse_uint(value, &v) != 0 || v < opt->min || v > opt->max) {
+            snprintf(err, err_len, "%s: invalid value '%s' (expected an integer %" PRIu64
+                                   "..%" PRIu64 ")",
+                     where, value, opt->min, opt->max);
+            return -1;
+        }
+        if (opt->offset == FIELD(workers))
+            cfg->workers = (unsigned)v;
+        else
+            memcpy(field, &v, sizeof(v));
+        return 0;
+    }
+    case OPT_ONOFF:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            snprintf(err, err_len, "%s: invalid value '%s' (expected on or off)", where, value);
+            return -1;
+        }
+        *(bool *)field = strcmp(value, "on") == 0;
+        return 0;
+    case OPT_LEVEL:
+        if (log_level_parse(value, (enum log_level *)field) != 0) {
+            snprintf(err, err_len, "%s: invalid value '%s' (expected debug, info, warn or error)",
+                     where, value);
+            return -1;
+        }
+        return 0;
+    case OPT_LISTEN: {
+        if (cfg->listener_count == CONFIG_MAX_LISTENERS) {
+            snprintf(err, err_len, "%s: too many listeners (at most %d)", where,
+                     CONFIG_MAX_LISTENERS);
+            return -1;
+        }
+        char why[160];
+        if (config_parse_listen(value, &cfg->listeners[cfg->listener_count], why, sizeof(why))) {
+            snprintf(err, err_len, "%s: invalid value '%s': %s", where, value, why);
+            return -1;
+        }
+        cfg->listener_count++;
+        return 0;
+    }
+    case OPT_CONFIG:
+    case OPT_HELP:
+        break;
+    }
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static int config_load_file(struct broker_config *cfg, const char *path, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, err_len, "--config: cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    struct origin o = {path, 0};
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        o.line++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(line);
+        if (*s == '\0')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, err_len, "%s:%u: expected 'key = value'", path, o.line);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        const struct option_spec *opt = option_find(key, strlen(key));
+        if (opt == NULL || opt->kind == OPT_CONFIG || opt->kind == OPT_HELP) {
+            snprintf(err, err_len, "%s:%u: unknown setting '%s'", path, o.line, key);
+            rc = -1;
+            break;
+        }
+        rc = option_apply(cfg, opt, value, &o, err, err_len);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Splits "--name=value" / "--name value"; returns the option or NULL. */
+static const struct option_spec *flag_lookup(const char *arg, const char **inline_value)
+{
+    if (strncmp(arg, "--", 2) != 0)
+        return NULL;
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    *inline_value = eq ? eq + 1 : NULL;
+    return option_find(name, eq ? (size_t)(eq - name) : strlen(name));
+}
+
+enum config_result config_parse_args(struct broker_config *cfg, int argc, char **argv, char *err,
+                                     size_t err_len)
+{
+    /* First pass: --help and --config, so the file applies before the flags. */
+    for (int i = 1; i < argc; i++) {
+        const char *inline_value;
+        const struct option_spec *opt = flag_lookup(argv[i], &inline_value);
+        if (opt == NULL) {
+            snprintf(err, err_len, "unknown option '%s' (see --help)", argv[i]);
+            return CONFIG_ERROR;
+        }
+        if (opt->kind == OPT_HELP)
+            return CONFIG_HELP;
+        const char *value = inline_value;
+        if (value == NULL) {
+            if (i + 1 >= argc) {
+                snprintf(err, err_len, "--%s: missing value", opt->name);
+                return CONFIG_ERROR;
+            }
+            value = argv[++i];
+        }
+        if (opt->kind == OPT_CONFIG && config_load_file(cfg, value, err, err_len) != 0)
+            return CONFIG_ERROR;
+    }
+    /* Listeners on the command line replace those from the file. */
+    bool cli_listen = false;
+    for (int i = 1; i < argc; i++) {
+        const char *inline_value;
+        const struct option_spec *opt = flag_lookup(argv[i], &inline_value);
+        const char *value = inline_value ? inline_value : argv[++i];
+        if (opt->kind == OPT_CONFIG)
+            continue;
+        if (opt->kind == OPT_LISTEN && !cli_listen) {
+            cli_listen = true;
+            cfg->listener_count = 0;
+        }
+        struct origin o = {NULL, 0};
+        if (option_apply(cfg, opt, value, &o, err, err_len) != 0)
+            return CONFIG_ERROR;
+    }
+    if (cfg->listener_count == 0) {
+        char why[160];
+        if (config_parse_listen("127.0.0.1:8080", &cfg->listeners[0], why, sizeof(why)) != 0) {
+            snprintf(err, err_len, "default listener: %s", why);
+            return CONFIG_ERROR;
+        }
+        cfg->listener_count = 1;
+    }
+    if ((cfg->recv_buffer_count & (cfg->recv_buffer_count - 1)) != 0) {
+        snprintf(err, err_len, "--recv-buffers: invalid value '%" PRIu64 "' (must be a power of two)",
+                 cfg->recv_buffer_count);
+        return CONFIG_ERROR;
+    }
+    if (cfg->send_queue_bytes < cfg->max_message + SEND_QUEUE_SLACK) {
+        /* One whole echoed message must always fit, or the queue could deadlock. */
+        cfg->send_queue_bytes = cfg->max_message + SEND_QUEUE_SLACK;
+    }
+    return CONFIG_OK;
+}
+
+void config_print_help(const char *prog)
+{
+    printf("usage: %s [options]\n\nA WebSocket message broker. With no options it listens on "
+           "ws://127.0.0.1:8080.\n\noptions:\n",
+           prog);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", options[i].name, options[i].arg ? " " : "",
+                 options[i].arg ? options[i].arg : "");
+        printf("  %-28s %s\n", left, options[i].help);
+    }
+    printf("\nConfig-file keys are the option names without the dashes, e.g. 'workers = 4'.\n");
+}

@@ -1,0 +1,458 @@
+/*
+ * conn.c - the per-connection WebSocket state machine (see conn.h).
+ *
+ * Receive path: the worker lends a receive buffer to conn_on_bytes(). When no
+ * partial frame is pending, frames are parsed, unmasked and delivered straight
+ * from that buffer (zero-copy); only the tail of an incomplete frame is copied
+ * into c->rx to wait for the rest. Fragmented messages are reassembled in
+ * c->msg; single-frame messages never are.
+ *
+ * Closing: every way out (close frame either way, protocol error, EOF, HTTP
+ * refusal, timeouts) goes through CLOSING -> LINGER: the last frames are
+ * flushed, FIN is sent, and unread input is drained until the peer's FIN, so
+ * the kernel never answers with RST and the peer always reads our close frame.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker.h"
+#include "ws_handshake.h"
+#include "ws_mask.h"
+
+/* Receive-side buffers above this size are freed once empty, so idle
+ * connections hold little memory after a burst of large messages. */
+#define CONN_KEEP_BUFFER_BYTES (64 * 1024)
+
+struct conn *conn_create(struct worker *w, int fd, const struct sockaddr_storage *peer)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->worker = w;
+    c->fd = fd;
+    c->state = CONN_HANDSHAKE;
+    if (peer)
+        c->peer = *peer;
+    send_queue_init(&c->sendq);
+    ws_message_init(&c->msg_state);
+    c->opened_ms = c->last_rx_ms = c->last_ping_ms = w->now_ms;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->conn_count++;
+    return c;
+}
+
+void conn_free(struct conn *c)
+{
+    struct worker *w = c->worker;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->conn_count--;
+    /* Only now: the kernel may read queued buffers until the last send completed. */
+    send_queue_destroy(&c->sendq);
+    free(c->rx);
+    free(c->msg);
+    free(c);
+}
+
+struct outbuf *conn_alloc_outbuf(struct conn *c, size_t payload_capacity)
+{
+    return outbuf_alloc(&c->worker->pool, payload_capacity);
+}
+
+static uint64_t conn_now(const struct conn *c)
+{
+    return c->worker->now_ms;
+}
+
+/* Grows *buf to hold need bytes (doubling). Returns -1 when out of memory. */
+static int buffer_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    uint8_t *p = realloc(*buf, n);
+    if (p == NULL)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static void buffer_trim(uint8_t **buf, size_t *cap, size_t len)
+{
+    if (len == 0 && *cap > CONN_KEEP_BUFFER_BYTES) {
+        free(*buf);
+        *buf = NULL;
+        *cap = 0;
+    }
+}
+
+void conn_send(struct conn *c, struct outbuf *b)
+{
+    if (c->state == CONN_DEAD || c->state == CONN_LINGER) {
+        outbuf_release(b);
+        return;
+    }
+    if (send_queue_push(&c->sendq, b) != 0) {
+        conn_abort(c, "out of memory for the send queue");
+        return;
+    }
+    if (!c->recv_paused && c->sendq.bytes > c->worker->cfg->send_queue_bytes) {
+        /* The peer is not reading what we send: stop reading what it sends. */
+        c->recv_paused = true;
+        log_debug("fd %d: send queue at %llu bytes, pausing reads", c->fd,
+                  (unsigned long long)c->sendq.bytes);
+    }
+    worker_schedule_io(c->worker, c);
+}
+
+static void conn_send_control(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
+{
+    struct outbuf *b = conn_alloc_outbuf(c, len);
+    if (b == NULL) {
+        conn_abort(c, "out of memory");
+        return;
+    }
+    if (len > 0)
+        memcpy(outbuf_payload(b), payload, len);
+    outbuf_seal_frame(b, len, opcode);
+    conn_send(c, b);
+}
+
+/* Enters CLOSING: nothing more is read for the application; once the queue
+ * is flushed, FIN goes out and the connection lingers for the peer's FIN. */
+static void conn_begin_closing(struct conn *c)
+{
+    c->state = CONN_CLOSING;
+    c->deadline_ms = conn_now(c) + c->worker->cfg->close_timeout_ms;
+    if (c->worker->stopping && c->worker->drain_deadline_ms < c->deadline_ms)
+        c->deadline_ms = c->worker->drain_deadline_ms;
+    c->recv_paused = false; /* keep draining input so close never turns into RST */
+    c->msg_len = 0;
+    buffer_trim(&c->msg, &c->msg_cap, 0);
+    worker_schedule_io(c->worker, c);
+}
+
+static void conn_enter_linger(struct conn *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    c->state = CONN_LINGER;
+    if (c->peer_eof)
+        conn_abort(c, NULL);
+}
+
+void conn_close(struct conn *c, enum ws_close_code code, const char *reason)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    uint8_t payload[WS_CONTROL_MAX_PAYLOAD];
+    size_t len = ws_close_payload_write(payload, (uint16_t)code, reason);
+    log_debug("fd %d: closing with %d (%s)", c->fd, (int)code, reason ? reason : "");
+    conn_send_control(c, WS_OP_CLOSE, payload, len);
+    if (c->state != CONN_DEAD)
+        conn_begin_closing(c);
+}
+
+void conn_refuse(struct conn *c, int status, const char *reason)
+{
+    if (c->state != CONN_HANDSHAKE)
+        return;
+    log_debug("fd %d: refusing upgrade: %d %s", c->fd, status, reason);
+    struct outbuf *b = conn_alloc_outbuf(c, 512);
+    if (b == NULL) {
+        conn_abort(c, "out of memory");
+        return;
+    }
+    b->data = outbuf_payload(b);
+    b->len = ws_handshake_write_error((char *)b->data, b->capacity, status, reason);
+    conn_send(c, b);
+    if (c->state != CONN_DEAD)
+        conn_begin_closing(c);
+}
+
+void conn_abort(struct conn *c, const char *why)
+{
+    if (c->state == CONN_DEAD)
+        return;
+    if (why)
+        log_debug("fd %d: dropping connection: %s", c->fd, why);
+    /* shutdown() ends the outstanding multishot recv; close() alone would not,
+     * because the ring holds its own reference to the socket. */
+    shutdown(c->fd, SHUT_RDWR);
+    close(c->fd);
+    c->fd = -1;
+    c->state = CONN_DEAD;
+    worker_conn_closed(c->worker, c);
+}
+
+/* --- receive path --------------------------------------------------------- */
+
+static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
+{
+    c->route->on_message(c, opcode, payload, len);
+}
+
+static void conn_on_peer_close(struct conn *c, uint16_t code)
+{
+    /* Echo the peer's code (RFC 6455 5.5.1); an empty close gets an empty one. */
+    uint8_t payload[2];
+    size_t len = 0;
+    if (code != WS_CLOSE_NO_STATUS) {
+        payload[0] = (uint8_t)(code >> 8);
+        payload[1] = (uint8_t)code;
+        len = 2;
+    }
+    conn_send_control(c, WS_OP_CLOSE, payload, len);
+    if (c->state != CONN_DEAD)
+        conn_begin_closing(c);
+}
+
+/* Acts on one complete frame that passed the message rules. */
+static void conn_on_frame(struct conn *c, const struct ws_frame *f,
+                          const struct ws_message_verdict *v)
+{
+    switch (f->opcode) {
+    case WS_OP_TEXT:
+    case WS_OP_BINARY:
+    case WS_OP_CONTINUATION:
+        if (v->message_start && v->message_end) {
+            conn_deliver(c, v->message_opcode, f->payload, f->payload_len);
+            return;
+        }
+        if (buffer_reserve(&c->msg, &c->msg_cap, c->msg_len + f->payload_len) != 0) {
+            conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+        if (f->payload_len > 0)
+            memcpy(c->msg + c->msg_len, f->payload, f->payload_len);
+        c->msg_len += f->payload_len;
+        if (v->message_end) {
+            conn_deliver(c, v->message_opcode, c->msg, c->msg_len);
+            c->msg_len = 0;
+            buffer_trim(&c->msg, &c->msg_cap, 0);
+        }
+        return;
+    case WS_OP_PING:
+        conn_send_control(c, WS_OP_PONG, f->payload, f->payload_len);
+        return;
+    case WS_OP_PONG:
+        return; /* any input already counts as liveness */
+    case WS_OP_CLOSE:
+        conn_on_peer_close(c, v->close_code);
+        return;
+    }
+}
+
+/* Parses and handles frames in buf; returns the bytes consumed. Stops at an
+ * incomplete frame or when the connection leaves OPEN. */
+static size_t conn_process_frames(struct conn *c, uint8_t *buf, size_t len)
+{
+    const struct ws_message_limits limits = {
+        .max_message = c->worker->cfg->max_message,
+        .allowed_rsv = 0,
+        .require_mask = true,
+    };
+    size_t off = 0;
+    while (off < len && c->state == CONN_OPEN) {
+        struct ws_frame f;
+        ssize_t n = ws_frame_parse(buf + off, len - off, &f);
+        if (n == WS_FRAME_INVALID) {
+            conn_close(c, WS_CLOSE_PROTOCOL_ERROR, "invalid frame length");
+            break;
+        }
+        if (n == WS_FRAME_INCOMPLETE) {
+            const char *reason = NULL;
+            enum ws_close_code code =
+                f.header_len ? ws_message_check_header(&c->msg_state, &f, &limits, &reason)
+                             : WS_CLOSE_NONE;
+            if (code != WS_CLOSE_NONE)
+                conn_close(c, code, reason);
+            break;
+        }
+        if (f.masked)
+            ws_unmask(f.payload, f.payload_len, f.mask, 0);
+        struct ws_message_verdict v;
+        ws_message_check(&c->msg_state, &f, &limits, &v);
+        if (v.fail != WS_CLOSE_NONE) {
+            conn_close(c, v.fail, v.reason);
+            break;
+        }
+        off += (size_t)n;
+        conn_on_frame(c, &f, &v);
+    }
+    return off;
+}
+
+static int conn_rx_append(struct conn *c, const uint8_t *data, size_t len)
+{
+    if (buffer_reserve(&c->rx, &c->rx_cap, c->rx_len + len) != 0)
+        return -1;
+    memcpy(c->rx + c->rx_len, data, len);
+    c->rx_len += len;
+    return 0;
+}
+
+static void conn_rx_consume(struct conn *c, size_t n)
+{
+    if (n >= c->rx_len) {
+        c->rx_len = 0;
+        buffer_trim(&c->rx, &c->rx_cap, 0);
+        return;
+    }
+    memmove(c->rx, c->rx + n, c->rx_len - n);
+    c->rx_len -= n;
+}
+
+static void conn_on_handshake_bytes(struct conn *c)
+{
+    const struct broker_config *cfg = c->worker->cfg;
+    const struct ws_handshake_limits limits = {
+        .max_bytes = cfg->max_handshake_bytes,
+        .max_headers = WS_HANDSHAKE_DEFAULT_MAX_HEADERS,
+    };
+    struct ws_handshake_request req;
+    struct ws_handshake_error err;
+    ssize_t n = ws_handshake_parse((const char *)c->rx, c->rx_len, &limits, &req, &err);
+    if (n == WS_HANDSHAKE_INCOMPLETE)
+        return;
+    if (n == WS_HANDSHAKE_INVALID) {
+        conn_refuse(c, err.status, err.reason);
+        return;
+    }
+    if (atomic_load_explicit(&c->worker->broker->connections, memory_order_relaxed) >
+        cfg->max_connections) {
+        conn_refuse(c, 503, "connection limit reached");
+        return;
+    }
+    const struct route *route = route_find(cfg, req.path);
+    if (route == NULL) {
+        conn_refuse(c, 404, "no WebSocket endpoint at this path");
+        return;
+    }
+    struct outbuf *b = conn_alloc_outbuf(c, 512);
+    if (b == NULL) {
+        conn_abort(c, "out of memory");
+        return;
+    }
+    b->data = outbuf_payload(b);
+    b->len = ws_handshake_write_accept((char *)b->data, b->capacity, &req, NULL);
+    conn_send(c, b);
+    if (c->state == CONN_DEAD)
+        return;
+    c->route = route;
+    c->state = CONN_OPEN;
+    conn_rx_consume(c, (size_t)n);
+    /* A client may send frames right behind its request. */
+    if (c->rx_len > 0)
+        conn_rx_consume(c, conn_process_frames(c, c->rx, c->rx_len));
+}
+
+void conn_on_bytes(struct conn *c, uint8_t *data, size_t len)
+{
+    c->last_rx_ms = conn_now(c);
+    switch (c->state) {
+    case CONN_HANDSHAKE:
+        if (conn_rx_append(c, data, len) != 0) {
+            conn_abort(c, "out of memory");
+            return;
+        }
+        conn_on_handshake_bytes(c);
+        return;
+    case CONN_OPEN:
+        if (c->rx_len == 0) {
+            size_t used = conn_process_frames(c, data, len);
+            if (c->state == CONN_OPEN && used < len && conn_rx_append(c, data + used, len - used))
+                conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        } else {
+            if (conn_rx_append(c, data, len) != 0) {
+                conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+                return;
+            }
+            conn_rx_consume(c, conn_process_frames(c, c->rx, c->rx_len));
+        }
+        if (c->state != CONN_OPEN)
+            conn_rx_consume(c, c->rx_len);
+        return;
+    case CONN_CLOSING:
+    case CONN_LINGER:
+    case CONN_DEAD:
+        return; /* draining: the application is done with this peer */
+    }
+}
+
+void conn_on_eof(struct conn *c)
+{
+    c->peer_eof = true;
+    switch (c->state) {
+    case CONN_HANDSHAKE:
+    case CONN_OPEN:
+        /* Half-close: finish sending what is queued, then close. */
+        conn_begin_closing(c);
+        if (send_queue_empty(&c->sendq) && !c->send_inflight)
+            conn_enter_linger(c);
+        return;
+    case CONN_CLOSING:
+        return; /* linger starts once the queue is flushed */
+    case CONN_LINGER:
+        conn_abort(c, NULL);
+        return;
+    case CONN_DEAD:
+        return;
+    }
+}
+
+void conn_on_sent(struct conn *c, size_t sent)
+{
+    send_queue_consume(&c->sendq, sent);
+    if (c->recv_paused && c->state == CONN_OPEN &&
+        c->sendq.bytes <= c->worker->cfg->send_queue_bytes / 2) {
+        c->recv_paused = false;
+        log_debug("fd %d: send queue drained, resuming reads", c->fd);
+    }
+    if (c->state == CONN_CLOSING && send_queue_empty(&c->sendq))
+        conn_enter_linger(c);
+    if (c->state != CONN_DEAD)
+        worker_schedule_io(c->worker, c);
+}
+
+void conn_on_tick(struct conn *c, uint64_t now_ms)
+{
+    const struct broker_config *cfg = c->worker->cfg;
+    switch (c->state) {
+    case CONN_HANDSHAKE:
+        if (now_ms - c->opened_ms >= cfg->handshake_timeout_ms)
+            conn_abort(c, "handshake timeout");
+        return;
+    case CONN_OPEN:
+        if (now_ms - c->last_rx_ms >= cfg->idle_timeout_ms) {
+            conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
+        } else if (now_ms - c->last_rx_ms >= cfg->ping_interval_ms &&
+                   now_ms - c->last_ping_ms >= cfg->ping_interval_ms) {
+            c->last_ping_ms = now_ms;
+            conn_send_control(c, WS_OP_PING, NULL, 0);
+        }
+        return;
+    case CONN_CLOSING:
+    case CONN_LINGER:
+        if (now_ms >= c->deadline_ms)
+            conn_abort(c, "close timeout");
+        return;
+    case CONN_DEAD:
+        return;
+    }
+}

@@ -1,0 +1,110 @@
+/*
+ * conn.h - one client connection: the WebSocket state machine between the
+ * bytes a worker receives and the frames it sends.
+ *
+ * A connection belongs to exactly one worker for its whole life and is only
+ * touched on that worker's thread. It owns its receive-side buffers (a
+ * partial frame carried over between receives, and the reassembly buffer for
+ * fragmented messages) and its send queue. All socket I/O is the worker's:
+ * conn.c decides, worker.c submits.
+ *
+ * Lifecycle:
+ *   HANDSHAKE --101--> OPEN --close sent/received, EOF, error--> CLOSING
+ *   CLOSING --send queue flushed, FIN sent--> LINGER --peer EOF/timeout--> DEAD
+ * A DEAD connection has no socket; its memory is freed once the last
+ * io_uring operation that refers to it has completed.
+ */
+#ifndef WSB_CONN_H
+#define WSB_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "outbuf.h"
+#include "route.h"
+#include "send_queue.h"
+#include "ws_close.h"
+#include "ws_message.h"
+
+#define CONN_SEND_IOV_MAX 32
+
+struct worker;
+
+enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_LINGER, CONN_DEAD };
+
+struct conn {
+    struct worker *worker;
+    int fd;
+    enum conn_state state;
+    const struct route *route;
+
+    /* io_uring bookkeeping (worker.c) */
+    uint32_t inflight;   /* submitted operations not yet completed for good */
+    bool recv_armed;     /* a multishot recv is outstanding */
+    bool recv_paused;    /* send queue over its limit: not reading */
+    bool recv_cancelling; /* a cancel for that recv is outstanding */
+    bool send_inflight;  /* a sendmsg is outstanding */
+    bool on_flush_list;
+    struct conn *flush_next;
+    struct msghdr send_msg;
+    struct iovec send_iov[CONN_SEND_IOV_MAX];
+
+    /* receive side */
+    uint8_t *rx;         /* bytes of an incomplete frame or handshake */
+    size_t rx_len, rx_cap;
+    uint8_t *msg;        /* reassembly of a fragmented message */
+    size_t msg_len, msg_cap;
+    struct ws_message_state msg_state;
+    bool peer_eof;
+
+    /* send side */
+    struct send_queue sendq;
+
+    /* timers, in the worker's monotonic milliseconds */
+    uint64_t opened_ms;
+    uint64_t last_rx_ms;
+    uint64_t last_ping_ms;
+    uint64_t deadline_ms; /* CLOSING/LINGER: give up waiting for the peer */
+
+    /* the worker's list of live connections */
+    struct conn *prev, *next;
+    struct sockaddr_storage peer;
+};
+
+/* A new connection on fd, in HANDSHAKE. NULL when out of memory. */
+struct conn *conn_create(struct worker *w, int fd, const struct sockaddr_storage *peer);
+
+/* Feeds received bytes. data is a receive buffer the worker lends for the
+ * duration of the call; it may be modified in place (unmasking). */
+void conn_on_bytes(struct conn *c, uint8_t *data, size_t len);
+
+/* The peer closed its sending side (recv returned 0). */
+void conn_on_eof(struct conn *c);
+
+/* A send completed; sent bytes left the queue. Called by the worker. */
+void conn_on_sent(struct conn *c, size_t sent);
+
+/* Refuses the upgrade with an HTTP error reply, then closes (HANDSHAKE only). */
+void conn_refuse(struct conn *c, int status, const char *reason);
+
+/* Starts the closing handshake with code and reason (no-op unless OPEN). */
+void conn_close(struct conn *c, enum ws_close_code code, const char *reason);
+
+/* Drops the connection at once: socket shut down and closed, queues freed. */
+void conn_abort(struct conn *c, const char *why);
+
+/* Timers: handshake timeout, keepalive pings, idle timeout, close timeout. */
+void conn_on_tick(struct conn *c, uint64_t now_ms);
+
+/* Queues a sealed frame, taking over the caller's reference. */
+void conn_send(struct conn *c, struct outbuf *b);
+
+/* An outbuf from this connection's worker pool. */
+struct outbuf *conn_alloc_outbuf(struct conn *c, size_t payload_capacity);
+
+/* Frees the memory of a DEAD connection with nothing in flight. */
+void conn_free(struct conn *c);
+
+#endif

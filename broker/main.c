@@ -1,0 +1,121 @@
+/*
+ * main.c - wsbroker's entry point: reads the configuration, binds the
+ * listeners, starts one worker per core and waits for SIGINT/SIGTERM, then
+ * lets the workers drain (close 1001 to every client) and exits 0.
+ *
+ * The main thread does no I/O of its own after start-up: it blocks the
+ * signals for every thread and takes them synchronously with sigwait().
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "worker.h"
+
+static int open_listeners(struct broker_config *cfg, unsigned workers, int *fds)
+{
+    for (unsigned l = 0; l < cfg->listener_count; l++) {
+        for (unsigned w = 0; w < workers; w++) {
+            int fd = listener_open(&cfg->listeners[l]);
+            if (fd < 0) {
+                log_error("cannot listen on %s: %s", cfg->listeners[l].text, strerror(-fd));
+                return -1;
+            }
+            fds[w * CONFIG_MAX_LISTENERS + l] = fd;
+            if (w == 0 && listener_adopt_port(&cfg->listeners[l], fd) != 0) {
+                log_error("cannot read the port of %s: %s", cfg->listeners[l].text,
+                          strerror(errno));
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static unsigned online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+int main(int argc, char **argv)
+{
+    static struct broker_config cfg;
+    config_init_defaults(&cfg);
+    char err[512];
+    switch (config_parse_args(&cfg, argc, argv, err, sizeof(err))) {
+    case CONFIG_HELP:
+        config_print_help(argv[0]);
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "wsbroker: %s\n", err);
+        return 2;
+    case CONFIG_OK:
+        break;
+    }
+    log_set_level(cfg.log_level);
+    if (cfg.workers == 0)
+        cfg.workers = online_cpus();
+
+    /* Signals are taken by sigwait() below; workers inherit the mask. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int *fds = calloc((size_t)cfg.workers * CONFIG_MAX_LISTENERS, sizeof(int));
+    struct worker *workers = calloc(cfg.workers, sizeof(*workers));
+    if (fds == NULL || workers == NULL) {
+        log_error("out of memory");
+        return 1;
+    }
+    if (open_listeners(&cfg, cfg.workers, fds) != 0)
+        return 1;
+
+    struct broker broker = {.cfg = &cfg};
+    atomic_init(&broker.connections, 0);
+    atomic_init(&broker.stopping, false);
+    unsigned started = 0;
+    for (unsigned w = 0; w < cfg.workers; w++) {
+        int rc = worker_init(&workers[w], w, &broker, &fds[w * CONFIG_MAX_LISTENERS],
+                             cfg.listener_count);
+        if (rc == 0)
+            rc = worker_start(&workers[w]);
+        if (rc != 0) {
+            log_error("cannot start worker %u: %s", w, strerror(-rc));
+            atomic_store(&broker.stopping, true);
+            break;
+        }
+        started++;
+    }
+    if (started == cfg.workers) {
+        log_info("wsbroker %s: %u workers", "0.1.0", cfg.workers);
+        for (unsigned l = 0; l < cfg.listener_count; l++)
+            log_info("listening on ws://%s", cfg.listeners[l].text);
+        int sig = 0;
+        sigwait(&signals, &sig);
+        log_info("received %s: closing connections (drain timeout %llu ms)", strsignal(sig),
+                 (unsigned long long)cfg.drain_timeout_ms);
+        atomic_store(&broker.stopping, true);
+    }
+    for (unsigned w = 0; w < started; w++)
+        worker_wake(&workers[w]);
+    for (unsigned w = 0; w < started; w++) {
+        worker_join(&workers[w]);
+        worker_destroy(&workers[w]);
+    }
+    free(workers);
+    free(fds);
+    if (started != cfg.workers)
+        return 1;
+    log_info("stopped");
+    return 0;
+}

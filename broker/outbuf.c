@@ -1,0 +1,84 @@
+/*
+ * outbuf.c - the size-class pool behind struct outbuf.
+ *
+ * Each worker owns one pool. Freed buffers go onto a per-class free list,
+ * kept up to a bound so an idle broker gives memory back (to jemalloc).
+ */
+#include "outbuf.h"
+
+#include <stdlib.h>
+
+static const size_t class_capacity[OUTBUF_CLASS_COUNT] = {256, 2048, 16384, 131072};
+/* Free buffers kept per class: about 1 MiB of each class at most. */
+static const unsigned class_keep[OUTBUF_CLASS_COUNT] = {4096, 512, 64, 8};
+
+void outbuf_pool_init(struct outbuf_pool *pool)
+{
+    for (int i = 0; i < OUTBUF_CLASS_COUNT; i++) {
+        pool->free_list[i] = NULL;
+        pool->free_count[i] = 0;
+    }
+    pool->allocated = 0;
+}
+
+void outbuf_pool_destroy(struct outbuf_pool *pool)
+{
+    for (int i = 0; i < OUTBUF_CLASS_COUNT; i++) {
+        while (pool->free_list[i]) {
+            struct outbuf *b = pool->free_list[i];
+            pool->free_list[i] = b->next_free;
+            free(b);
+        }
+        pool->free_count[i] = 0;
+    }
+}
+
+static int class_for(size_t capacity)
+{
+    for (int i = 0; i < OUTBUF_CLASS_COUNT; i++) {
+        if (capacity <= class_capacity[i])
+            return i;
+    }
+    return OUTBUF_HUGE;
+}
+
+struct outbuf *outbuf_alloc(struct outbuf_pool *pool, size_t payload_capacity)
+{
+    int cls = class_for(payload_capacity);
+    struct outbuf *b = NULL;
+    if (cls != OUTBUF_HUGE && pool->free_list[cls]) {
+        b = pool->free_list[cls];
+        pool->free_list[cls] = b->next_free;
+        pool->free_count[cls]--;
+    } else {
+        size_t cap = cls == OUTBUF_HUGE ? payload_capacity : class_capacity[cls];
+        b = malloc(sizeof(*b) + OUTBUF_HEADROOM + cap);
+        if (b == NULL)
+            return NULL;
+        b->capacity = cap;
+        b->size_class = (uint8_t)cls;
+        b->pool = pool;
+    }
+    atomic_init(&b->refs, 1);
+    b->next_free = NULL;
+    b->data = outbuf_payload(b);
+    b->len = 0;
+    pool->allocated++;
+    return b;
+}
+
+void outbuf_release(struct outbuf *b)
+{
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    struct outbuf_pool *pool = b->pool;
+    pool->allocated--;
+    int cls = b->size_class;
+    if (cls == OUTBUF_HUGE || pool->free_count[cls] >= class_keep[cls]) {
+        free(b);
+        return;
+    }
+    b->next_free = pool->free_list[cls];
+    pool->free_list[cls] = b;
+    pool->free_count[cls]++;
+}

@@ -1,0 +1,82 @@
+/*
+ * send_queue.c - a growable ring of (outbuf, offset) entries.
+ */
+#include "send_queue.h"
+
+#include <stdlib.h>
+
+#define SEND_QUEUE_INITIAL 8
+
+void send_queue_init(struct send_queue *q)
+{
+    q->entries = NULL;
+    q->capacity = q->head = q->count = 0;
+    q->bytes = 0;
+}
+
+void send_queue_destroy(struct send_queue *q)
+{
+    while (q->count > 0) {
+        outbuf_release(q->entries[q->head].buf);
+        q->head = (q->head + 1) & (q->capacity - 1);
+        q->count--;
+    }
+    free(q->entries);
+    send_queue_init(q);
+}
+
+static int send_queue_grow(struct send_queue *q)
+{
+    uint32_t capacity = q->capacity ? q->capacity * 2 : SEND_QUEUE_INITIAL;
+    struct send_entry *entries = malloc(sizeof(*entries) * capacity);
+    if (entries == NULL)
+        return -1;
+    for (uint32_t i = 0; i < q->count; i++)
+        entries[i] = q->entries[(q->head + i) & (q->capacity - 1)];
+    free(q->entries);
+    q->entries = entries;
+    q->capacity = capacity;
+    q->head = 0;
+    return 0;
+}
+
+int send_queue_push(struct send_queue *q, struct outbuf *buf)
+{
+    if (q->count == q->capacity && send_queue_grow(q) != 0) {
+        outbuf_release(buf);
+        return -1;
+    }
+    uint32_t tail = (q->head + q->count) & (q->capacity - 1);
+    q->entries[tail] = (struct send_entry){buf, 0};
+    q->count++;
+    q->bytes += buf->len;
+    return 0;
+}
+
+unsigned send_queue_fill_iov(const struct send_queue *q, struct iovec *iov, unsigned max)
+{
+    unsigned n = 0;
+    for (; n < max && n < q->count; n++) {
+        const struct send_entry *e = &q->entries[(q->head + n) & (q->capacity - 1)];
+        iov[n].iov_base = e->buf->data + e->offset;
+        iov[n].iov_len = e->buf->len - e->offset;
+    }
+    return n;
+}
+
+void send_queue_consume(struct send_queue *q, size_t sent)
+{
+    q->bytes -= sent;
+    while (sent > 0 && q->count > 0) {
+        struct send_entry *e = &q->entries[q->head];
+        size_t left = e->buf->len - e->offset;
+        if (sent < left) {
+            e->offset += sent;
+            return;
+        }
+        sent -= left;
+        outbuf_release(e->buf);
+        q->head = (q->head + 1) & (q->capacity - 1);
+        q->count--;
+    }
+}

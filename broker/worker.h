@@ -1,0 +1,85 @@
+/*
+ * worker.h - one worker thread: an io_uring, the listening sockets it
+ * accepts on, and every connection it accepted.
+ *
+ * Workers share nothing mutable but the broker-wide connection count and the
+ * stop flag. Each has its own SO_REUSEPORT listener per configured address
+ * (the kernel spreads new connections across them), its own provided-buffer
+ * ring for multishot receives, and its own outbuf pool.
+ */
+#ifndef WSB_WORKER_H
+#define WSB_WORKER_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "conn.h"
+#include "outbuf.h"
+
+/* What all workers share, owned by main. */
+struct broker {
+    const struct broker_config *cfg;
+    atomic_uint_fast64_t connections; /* open sockets over all workers */
+    atomic_bool stopping;
+};
+
+struct worker {
+    unsigned id;
+    struct broker *broker;
+    const struct broker_config *cfg;
+    pthread_t thread;
+
+    struct io_uring ring;
+    int wake_fd; /* eventfd: main pokes it to make the loop look at stopping */
+    uint64_t wake_value;
+
+    int listen_fds[CONFIG_MAX_LISTENERS];
+    unsigned listen_count;
+    bool accept_armed[CONFIG_MAX_LISTENERS];
+
+    struct io_uring_buf_ring *buf_ring; /* provided receive buffers, group 0 */
+    uint8_t *buf_base;
+    size_t buf_size;
+    unsigned buf_count;
+    unsigned buf_pending_return; /* re-added, not yet published */
+
+    struct outbuf_pool pool;
+
+    struct conn *conns; /* live (not yet freed) connections */
+    unsigned conn_count;
+    struct conn *flush_list; /* connections whose I/O needs (re)submitting */
+    struct __kernel_timespec tick;
+    uint64_t tick_ms;
+
+    /* start-up: the thread reports whether its ring came up */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    bool start_done, thread_started, ring_ready;
+    int start_status;
+
+    uint64_t now_ms;
+    bool stopping;
+    uint64_t drain_deadline_ms;
+};
+
+/* Prepares a worker around listening sockets main has bound. The ring and
+ * its buffers are created by worker_start() on the worker's thread, which
+ * returns once they are up. Both return 0 or a negative errno. */
+int worker_init(struct worker *w, unsigned id, struct broker *b, const int *listen_fds,
+                unsigned listen_count);
+int worker_start(struct worker *w);
+void worker_wake(struct worker *w);
+void worker_join(struct worker *w);
+void worker_destroy(struct worker *w);
+
+/* For conn.c: ask the worker to submit this connection's pending I/O (a
+ * send, a recv to arm or cancel) at the end of the current batch. */
+void worker_schedule_io(struct worker *w, struct conn *c);
+/* For conn.c: the connection's socket is gone; count it out. */
+void worker_conn_closed(struct worker *w, struct conn *c);
+
+#endif
