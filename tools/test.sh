@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every dependency, builds wsbroker twice (release, and with
+# AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test in both:
+# cmocka unit tests, the conformance suite and the interop tests with real
+# third-party clients (Python websockets, Node ws, headless Chromium). Then
+# runs each libFuzzer target for FUZZ_SECONDS (default 60).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+tools/install-deps.sh --test
+
+run_suite() { # build-dir, extra cmake flags...
+    local dir=$1
+    shift
+    echo "== build $dir"
+    cmake -S . -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j"$jobs" >/dev/null
+    echo "== test $dir"
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+}
+
+run_suite build/release -DCMAKE_BUILD_TYPE=Release
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_suite build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSB_SANITIZE=ON
+
+echo "== fuzz"
+tools/fuzz.sh "${FUZZ_SECONDS:-60}"
+echo "tools/test.sh: all tests passed"
