@@ -267,6 +267,7 @@ class Lifecycle(unittest.TestCase):
             rss_kib = int([line for line in open(f"/proc/{b.proc.pid}/status")
                            if line.startswith("VmRSS")][0].split()[1])
             self.assertLess(sent, 64 << 20)
+            self.assertLess(rss_kib, 256 << 10, "broker memory grew with the unread backlog")
             # A well-behaved client on the same worker is still served.
             other = RawConn(b)
             other.upgrade()
