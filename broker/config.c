@@ -28,7 +28,7 @@ struct option_spec {
 };
 
 #define FIELD(f) offsetof(struct broker_config, f)
-#define MIB (1024ull * 1024ull)
+#define MIB      (1024ull * 1024ull)
 /* Room for frame headers and control frames on top of one whole message. */
 #define SEND_QUEUE_SLACK (64 * 1024)
 
@@ -125,7 +125,8 @@ int config_parse_listen(const char *text, struct listen_addr *out, char *err, si
         snprintf(err, err_len, "bad port '%s'", port_text);
         return -1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port_text, &hints, &res);
@@ -142,8 +143,7 @@ int config_parse_listen(const char *text, struct listen_addr *out, char *err, si
                   sizeof(numeric));
         snprintf(out->text, sizeof(out->text), "[%s]:%lu", numeric, port);
     } else {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&out->addr)->sin_addr, numeric,
-                  sizeof(numeric));
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&out->addr)->sin_addr, numeric, sizeof(numeric));
         snprintf(out->text, sizeof(out->text), "%s:%lu", numeric, port);
     }
     return 0;
@@ -176,8 +176,8 @@ static void describe(const struct origin *o, const struct option_spec *opt, char
         snprintf(buf, len, "--%s", opt->name);
 }
 
-static int option_apply(struct broker_config *cfg, const struct option_spec *opt,
-                        const char *value, const struct origin *o, char *err, size_t err_len)
+static int option_apply(struct broker_config *cfg, const struct option_spec *opt, const char *value,
+                        const struct origin *o, char *err, size_t err_len)
 {
     char where[300];
     describe(o, opt, where, sizeof(where));
@@ -186,9 +186,9 @@ static int option_apply(struct broker_config *cfg, const struct option_spec *opt
     case OPT_UINT: {
         uint64_t v;
         if (parse_uint(value, &v) != 0 || v < opt->min || v > opt->max) {
-            snprintf(err, err_len, "%s: invalid value '%s' (expected an integer %" PRIu64
-                                   "..%" PRIu64 ")",
-                     where, value, opt->min, opt->max);
+            snprintf(err, err_len,
+                     "%s: invalid value '%s' (expected an integer %" PRIu64 "..%" PRIu64 ")", where,
+                     value, opt->min, opt->max);
             return -1;
         }
         if (opt->offset == FIELD(workers))
@@ -340,7 +340,8 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
         cfg->listener_count = 1;
     }
     if ((cfg->recv_buffer_count & (cfg->recv_buffer_count - 1)) != 0) {
-        snprintf(err, err_len, "--recv-buffers: invalid value '%" PRIu64 "' (must be a power of two)",
+        snprintf(err, err_len,
+                 "--recv-buffers: invalid value '%" PRIu64 "' (must be a power of two)",
                  cfg->recv_buffer_count);
         return CONFIG_ERROR;
     }

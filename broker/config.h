@@ -32,13 +32,13 @@ struct broker_config {
     uint64_t max_connections;     /* over the whole broker */
     uint64_t max_handshake_bytes; /* request line + headers */
     uint64_t handshake_timeout_ms;
-    uint64_t ping_interval_ms;    /* ping a connection silent this long */
-    uint64_t idle_timeout_ms;     /* close a connection silent this long */
-    uint64_t close_timeout_ms;    /* wait for the peer's close reply / FIN */
-    uint64_t send_queue_bytes;    /* per connection; above it, stop reading */
-    uint64_t drain_timeout_ms;    /* on SIGTERM */
-    uint64_t recv_buffer_bytes;   /* size of each provided receive buffer */
-    uint64_t recv_buffer_count;   /* provided receive buffers per worker */
+    uint64_t ping_interval_ms;  /* ping a connection silent this long */
+    uint64_t idle_timeout_ms;   /* close a connection silent this long */
+    uint64_t close_timeout_ms;  /* wait for the peer's close reply / FIN */
+    uint64_t send_queue_bytes;  /* per connection; above it, stop reading */
+    uint64_t drain_timeout_ms;  /* on SIGTERM */
+    uint64_t recv_buffer_bytes; /* size of each provided receive buffer */
+    uint64_t recv_buffer_count; /* provided receive buffers per worker */
     enum log_level log_level;
 };
 

@@ -41,20 +41,20 @@ struct conn {
     const struct route *route;
 
     /* io_uring bookkeeping (worker.c) */
-    uint32_t inflight;   /* submitted operations not yet completed for good */
-    bool recv_armed;     /* a multishot recv is outstanding */
-    bool recv_paused;    /* send queue over its limit: not reading */
+    uint32_t inflight;    /* submitted operations not yet completed for good */
+    bool recv_armed;      /* a multishot recv is outstanding */
+    bool recv_paused;     /* send queue over its limit: not reading */
     bool recv_cancelling; /* a cancel for that recv is outstanding */
-    bool send_inflight;  /* a sendmsg is outstanding */
+    bool send_inflight;   /* a sendmsg is outstanding */
     bool on_flush_list;
     struct conn *flush_next;
     struct msghdr send_msg;
     struct iovec send_iov[CONN_SEND_IOV_MAX];
 
     /* receive side */
-    uint8_t *rx;         /* bytes of an incomplete frame or handshake */
+    uint8_t *rx; /* bytes of an incomplete frame or handshake */
     size_t rx_len, rx_cap;
-    uint8_t *msg;        /* reassembly of a fragmented message */
+    uint8_t *msg; /* reassembly of a fragmented message */
     size_t msg_len, msg_cap;
     struct ws_message_state msg_state;
     bool peer_eof;

@@ -19,9 +19,9 @@
 
 #include "ws_frame.h"
 
-#define OUTBUF_HEADROOM WS_SERVER_FRAME_MAX_HEADER
+#define OUTBUF_HEADROOM    WS_SERVER_FRAME_MAX_HEADER
 #define OUTBUF_CLASS_COUNT 4
-#define OUTBUF_HUGE 0xff /* not pooled: freed on last release */
+#define OUTBUF_HUGE        0xff /* not pooled: freed on last release */
 
 struct outbuf_pool;
 

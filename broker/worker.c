@@ -32,9 +32,9 @@
 #include "log.h"
 #include "ws_handshake.h"
 
-#define RING_ENTRIES 4096
+#define RING_ENTRIES    4096
 #define RING_CQ_ENTRIES 16384
-#define BUFFER_GROUP 0
+#define BUFFER_GROUP    0
 
 enum op_tag {
     OP_IGNORE = 0, /* cancels: their completions carry no news */
@@ -78,8 +78,8 @@ static int worker_setup_buffers(struct worker *w)
     w->buf_count = (unsigned)w->cfg->recv_buffer_count;
     w->buf_size = (size_t)w->cfg->recv_buffer_bytes;
     size_t ring_bytes = w->buf_count * sizeof(struct io_uring_buf);
-    void *ring_mem = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE,
-                          -1, 0);
+    void *ring_mem =
+        mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (ring_mem == MAP_FAILED)
         return -errno;
     w->buf_ring = ring_mem;
@@ -353,8 +353,7 @@ static void worker_dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 static uint64_t worker_tick_ms(const struct broker_config *cfg)
 {
     uint64_t shortest = cfg->handshake_timeout_ms;
-    const uint64_t others[] = {cfg->ping_interval_ms, cfg->idle_timeout_ms,
-                               cfg->close_timeout_ms};
+    const uint64_t others[] = {cfg->ping_interval_ms, cfg->idle_timeout_ms, cfg->close_timeout_ms};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         if (others[i] < shortest)
             shortest = others[i];
@@ -394,8 +393,8 @@ static int worker_setup_ring(struct worker *w)
     };
     int rc = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &params);
     if (rc == -EINVAL) { /* kernels before 6.1 */
-        params = (struct io_uring_params){.flags = IORING_SETUP_CQSIZE,
-                                          .cq_entries = RING_CQ_ENTRIES};
+        params =
+            (struct io_uring_params){.flags = IORING_SETUP_CQSIZE, .cq_entries = RING_CQ_ENTRIES};
         rc = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &params);
     }
     if (rc < 0)

@@ -20,11 +20,11 @@
 #include <sys/types.h>
 
 #define WS_FRAME_INCOMPLETE (-2)
-#define WS_FRAME_INVALID (-1)
+#define WS_FRAME_INVALID    (-1)
 
-#define WS_FRAME_MAX_HEADER 14        /* 2 + 8 (64-bit length) + 4 (mask) */
+#define WS_FRAME_MAX_HEADER        14 /* 2 + 8 (64-bit length) + 4 (mask) */
 #define WS_SERVER_FRAME_MAX_HEADER 10 /* server frames carry no mask */
-#define WS_CONTROL_MAX_PAYLOAD 125
+#define WS_CONTROL_MAX_PAYLOAD     125
 
 enum ws_opcode {
     WS_OP_CONTINUATION = 0x0,

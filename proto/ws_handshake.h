@@ -19,11 +19,11 @@
 #include "ws_str.h"
 
 #define WS_HANDSHAKE_INCOMPLETE (-2)
-#define WS_HANDSHAKE_INVALID (-1)
+#define WS_HANDSHAKE_INVALID    (-1)
 
-#define WS_HANDSHAKE_DEFAULT_MAX_BYTES 8192
+#define WS_HANDSHAKE_DEFAULT_MAX_BYTES   8192
 #define WS_HANDSHAKE_DEFAULT_MAX_HEADERS 64
-#define WS_ACCEPT_KEY_LEN 28 /* base64 of a 20-byte SHA-1 digest */
+#define WS_ACCEPT_KEY_LEN                28 /* base64 of a 20-byte SHA-1 digest */
 
 /* A field left 0 takes its default (as does limits == NULL). */
 struct ws_handshake_limits {
@@ -33,9 +33,9 @@ struct ws_handshake_limits {
 
 /* Everything the broker needs from an upgrade request; all views into buf. */
 struct ws_handshake_request {
-    struct ws_str target;        /* request-target as sent: path[?query] */
-    struct ws_str path;          /* target up to '?' */
-    struct ws_str query;         /* after '?', without it; absent if no '?' */
+    struct ws_str target; /* request-target as sent: path[?query] */
+    struct ws_str path;   /* target up to '?' */
+    struct ws_str query;  /* after '?', without it; absent if no '?' */
     struct ws_str host;
     struct ws_str key;           /* Sec-WebSocket-Key, validated: base64 of 16 bytes */
     struct ws_str protocol;      /* Sec-WebSocket-Protocol, raw comma list; may be absent */

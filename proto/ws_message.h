@@ -24,10 +24,10 @@ struct ws_message_limits {
 };
 
 struct ws_message_state {
-    bool in_message;    /* a fragmented message is open */
-    uint8_t opcode;     /* its opcode (TEXT or BINARY) */
-    uint64_t size;      /* its bytes so far */
-    uint32_t utf8;      /* ws_utf8 state for a text message */
+    bool in_message; /* a fragmented message is open */
+    uint8_t opcode;  /* its opcode (TEXT or BINARY) */
+    uint64_t size;   /* its bytes so far */
+    uint32_t utf8;   /* ws_utf8 state for a text message */
 };
 
 /* What a frame means once it passed the rules. */
