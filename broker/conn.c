@@ -24,6 +24,7 @@
 #include "worker.h"
 #include "ws_handshake.h"
 #include "ws_mask.h"
+#include "ws_utf8.h"
 
 /* Receive-side buffers above this size are freed once empty, so idle
  * connections hold little memory after a burst of large messages. */
@@ -258,6 +259,30 @@ static void conn_on_frame(struct conn *c, const struct ws_frame *f,
     }
 }
 
+/*
+ * Text must fail at the first invalid byte (RFC 6455 8.1), even inside one
+ * large frame that arrives in pieces: the payload bytes of the incomplete
+ * frame that have arrived are unmasked in place and validated now, and
+ * c->partial_done remembers how far, so neither is done twice.
+ */
+static void conn_check_partial_text(struct conn *c, const struct ws_frame *f, uint8_t *payload,
+                                    size_t arrived)
+{
+    bool text = f->opcode == WS_OP_TEXT ||
+                (f->opcode == WS_OP_CONTINUATION && c->msg_state.opcode == WS_OP_TEXT);
+    if (!text || arrived <= c->partial_done)
+        return;
+    size_t done = c->partial_done;
+    if (f->masked)
+        ws_unmask(payload + done, arrived - done, f->mask, done);
+    if (done == 0)
+        c->partial_utf8 = f->opcode == WS_OP_TEXT ? WS_UTF8_ACCEPT : c->msg_state.utf8;
+    c->partial_utf8 = ws_utf8_feed(c->partial_utf8, payload + done, arrived - done);
+    c->partial_done = arrived;
+    if (c->partial_utf8 == WS_UTF8_REJECT)
+        conn_close(c, WS_CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in text message");
+}
+
 /* Parses and handles frames in buf; returns the bytes consumed. Stops at an
  * incomplete frame or when the connection leaves OPEN. */
 static size_t conn_process_frames(struct conn *c, uint8_t *buf, size_t len)
@@ -276,16 +301,21 @@ static size_t conn_process_frames(struct conn *c, uint8_t *buf, size_t len)
             break;
         }
         if (n == WS_FRAME_INCOMPLETE) {
+            if (f.header_len == 0)
+                break;
             const char *reason = NULL;
-            enum ws_close_code code =
-                f.header_len ? ws_message_check_header(&c->msg_state, &f, &limits, &reason)
-                             : WS_CLOSE_NONE;
+            enum ws_close_code code = ws_message_check_header(&c->msg_state, &f, &limits, &reason);
             if (code != WS_CLOSE_NONE)
                 conn_close(c, code, reason);
+            else
+                conn_check_partial_text(c, &f, buf + off + f.header_len,
+                                        len - off - f.header_len);
             break;
         }
         if (f.masked)
-            ws_unmask(f.payload, f.payload_len, f.mask, 0);
+            ws_unmask(f.payload + c->partial_done, f.payload_len - c->partial_done, f.mask,
+                      c->partial_done);
+        c->partial_done = 0;
         struct ws_message_verdict v;
         ws_message_check(&c->msg_state, &f, &limits, &v);
         if (v.fail != WS_CLOSE_NONE) {

@@ -57,6 +57,8 @@ struct conn {
     uint8_t *msg; /* reassembly of a fragmented message */
     size_t msg_len, msg_cap;
     struct ws_message_state msg_state;
+    size_t partial_done;   /* payload bytes of the frame at rx's start already unmasked */
+    uint32_t partial_utf8; /* and, for text, their UTF-8 state */
     bool peer_eof;
 
     /* send side */
