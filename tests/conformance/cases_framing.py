@@ -61,7 +61,7 @@ def _pipelined(connect):
 
 
 def _one_frame_echo(connect):
-    """docs/broker-cli-contract.md: /echo sends the whole message as one frame."""
+    """docs/configuration.md: /echo sends the whole message as one frame."""
     payload = bytes(range(256)) * 40
     with connect() as c:
         c.send_message(OP_BINARY, payload, frag_size=100)
