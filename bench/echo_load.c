@@ -1,0 +1,1230 @@
+/*
+ * echo_load.c - load generator for wsbroker's /echo endpoint.
+ *
+ *   echo_load --url ws://127.0.0.1:PORT/echo --connections N --threads T
+ *             --duration S --size BYTES [--warmup S] [--inflight K]
+ *             [--rate MSGS_PER_S] [--json]
+ *
+ * Opens N WebSocket connections, doing the opening handshake itself, spread
+ * over T threads that each run their own epoll loop over their share. Each
+ * connection keeps K masked binary messages in flight (closed loop: a new one
+ * goes out when an echo comes back), or, with --rate, sends on a fixed
+ * schedule (open loop) with at most K in flight.
+ *
+ * Every payload starts with a stamp (sequence number, intended send time)
+ * followed by bytes from a fixed random pattern; an echo must carry back
+ * exactly the bytes sent, in order. Round trips go into a log-linear histogram
+ * per thread (128 sub-buckets per power of two, under 0.8% error), merged at
+ * the end. In open-loop mode a message's latency counts from the time it was
+ * scheduled, not when it was actually written, so a stalled server is charged
+ * for the wait (no coordinated omission).
+ *
+ * Phases: connect + handshake (every connection, bounded by a timeout; any
+ * failure aborts the run), warm-up (sent but not recorded), measurement, and
+ * close (close frame 1000, then wait a bounded time for the server's close).
+ *
+ * Exit status: 0 for a clean run, 1 if any error was counted, 2 on bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ws_close.h"
+#include "ws_frame.h"
+#include "ws_handshake.h"
+
+/* Limits and defaults. */
+#define DEFAULT_DURATION_S     10.0
+#define DEFAULT_WARMUP_S       1.0
+#define DEFAULT_INFLIGHT       1  /* closed loop: messages in flight per connection */
+#define DEFAULT_RATE_INFLIGHT  64 /* open loop: the cap before sends are held back */
+#define MAX_DURATION_S         3600.0
+#define MAX_CONNECTIONS        100000
+#define MAX_THREADS            256
+#define MAX_INFLIGHT           4096
+#define STAMP_BYTES            16 /* sequence number + intended send time */
+#define MIN_PAYLOAD            STAMP_BYTES
+#define MAX_PAYLOAD            (16u << 20)  /* the broker's default --max-message */
+#define MAX_BUFFER_BYTES       (1ull << 30) /* all connections' buffers together */
+#define CONNECT_TIMEOUT_MS     5000         /* TCP connect + opening handshake */
+#define CLOSE_TIMEOUT_MS       2000         /* wait for the server's close reply */
+#define HANDSHAKE_MAX_RESPONSE 4096
+#define HANDSHAKE_KEY_BYTES    16
+#define HANDSHAKE_KEY_LEN      24    /* base64 of 16 bytes */
+#define RECV_SLACK             16384 /* receive room beyond one whole frame */
+#define CONTROL_ROOM           (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
+#define PATTERN_PERIOD         256 /* payload bytes start at pattern[seq % PERIOD] */
+#define EPOLL_BATCH            256
+#define FD_SLACK               64  /* descriptors beyond one per connection */
+#define TIMER_SLACK_NS         1ul /* see worker_main */
+#define NS_PER_S               1000000000ull
+#define NS_PER_MS              1000000ull
+
+/* Latency histogram: exact below 128 ns, then 128 sub-buckets per power of
+ * two up to 2^40 ns (about 18 minutes; longer values are clamped). */
+#define HIST_SUB_BITS  7
+#define HIST_SUB_COUNT (1u << HIST_SUB_BITS)
+#define HIST_MAX_BITS  40
+#define HIST_BUCKETS   (HIST_SUB_COUNT * (HIST_MAX_BITS - HIST_SUB_BITS + 1))
+
+enum err_kind { ERR_CONNECT, ERR_HANDSHAKE, ERR_PROTOCOL, ERR_MISMATCH, ERR_CLOSED, ERR_KINDS };
+static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "protocol", "mismatch",
+                                                 "closed"};
+
+struct config {
+    const char *url;
+    char host[256]; /* as written in the URL, for the Host header */
+    char port[8];
+    char path[1024];
+    uint32_t connections;
+    uint32_t threads;
+    double duration_s;
+    double warmup_s;
+    size_t size;
+    uint32_t inflight;
+    double rate; /* total messages per second; 0: closed loop */
+    bool json;
+};
+
+struct hist {
+    uint64_t counts[HIST_BUCKETS];
+    uint64_t total;
+    uint64_t max;
+    double sum;
+};
+
+/* What the whole run shares; written by main before the threads start or
+ * between the two barrier waits, read-only for the threads after that. */
+struct run {
+    struct config cfg;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    uint8_t *pattern; /* size + PATTERN_PERIOD random bytes */
+    pthread_barrier_t barrier;
+    bool abort;
+    uint64_t t_start;   /* first send */
+    uint64_t t_measure; /* end of warm-up */
+    uint64_t t_end;     /* end of measurement */
+};
+
+enum conn_state { CONN_CONNECTING, CONN_HANDSHAKING, CONN_OPEN, CONN_CLOSING, CONN_DONE };
+
+struct sent_msg {
+    uint64_t seq;
+    uint64_t intended_ns;
+};
+
+/* One connection; owned by one worker, buffers allocated once at setup. */
+struct conn {
+    int fd;
+    enum conn_state state;
+    bool want_write; /* EPOLLOUT registered */
+    uint32_t index;  /* position within the worker's connections */
+    uint8_t *out;    /* bytes queued for the socket: [out_off, out_len) */
+    size_t out_off, out_len, out_cap;
+    uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
+    size_t in_len, in_cap;
+    struct sent_msg *ring; /* messages in flight, oldest at ring_head */
+    uint32_t ring_head, ring_count;
+    uint64_t next_seq;
+    char key[HANDSHAKE_KEY_LEN + 1];
+};
+
+struct worker {
+    pthread_t tid;
+    const struct run *run;
+    int epfd;
+    struct conn *conns;
+    uint32_t nconns;
+    uint32_t base;      /* run-wide number of conns[0], for messages */
+    uint32_t open;      /* connections not yet CONN_DONE */
+    uint64_t rng;       /* xorshift state for masks and keys */
+    uint8_t *scratch;   /* one plaintext payload */
+    double slot_ns;     /* open loop: time between two of this worker's sends */
+    uint64_t next_slot; /* open loop: the next send slot to visit */
+    struct hist hist;   /* round trips in the measurement window */
+    uint64_t msgs;      /* echoes counted in the measurement window */
+    uint64_t clean_closes;
+    uint64_t cpu_ns; /* this thread's CPU time over warm-up + measurement */
+    uint64_t errors[ERR_KINDS];
+    char first_error[256];
+};
+
+static struct run g_run;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static uint64_t rng_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed || seed == 0)
+        seed = now_ns() | 1;
+    return seed;
+}
+
+static void base64_encode(const uint8_t *src, size_t len, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
+        *out++ = alphabet[v >> 18 & 63];
+        *out++ = alphabet[v >> 12 & 63];
+        *out++ = alphabet[v >> 6 & 63];
+        *out++ = alphabet[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)src[i] << 16 | (i + 1 < len ? (uint32_t)src[i + 1] << 8 : 0);
+        *out++ = alphabet[v >> 18 & 63];
+        *out++ = alphabet[v >> 12 & 63];
+        *out++ = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+        *out++ = '=';
+    }
+    *out = '\0';
+}
+
+/* ---- latency histogram ------------------------------------------------ */
+
+static size_t hist_index(uint64_t v)
+{
+    if (v < HIST_SUB_COUNT)
+        return (size_t)v;
+    if (v >> HIST_MAX_BITS)
+        v = (1ull << HIST_MAX_BITS) - 1;
+    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - HIST_SUB_BITS;
+    return (size_t)shift * HIST_SUB_COUNT + (size_t)(v >> shift);
+}
+
+/* The largest value that lands in bucket idx (HdrHistogram's "highest
+ * equivalent value"). */
+static uint64_t hist_bucket_top(size_t idx)
+{
+    if (idx < 2 * HIST_SUB_COUNT)
+        return idx;
+    unsigned shift = (unsigned)(idx / HIST_SUB_COUNT) - 1;
+    uint64_t sub = idx % HIST_SUB_COUNT + HIST_SUB_COUNT;
+    return (sub << shift) + (1ull << shift) - 1;
+}
+
+static void hist_record(struct hist *h, uint64_t v)
+{
+    h->counts[hist_index(v)]++;
+    h->total++;
+    h->sum += (double)v;
+    if (v > h->max)
+        h->max = v;
+}
+
+static void hist_merge(struct hist *into, const struct hist *from)
+{
+    for (size_t i = 0; i < HIST_BUCKETS; i++)
+        into->counts[i] += from->counts[i];
+    into->total += from->total;
+    into->sum += from->sum;
+    if (from->max > into->max)
+        into->max = from->max;
+}
+
+static uint64_t hist_percentile(const struct hist *h, double pct)
+{
+    if (h->total == 0)
+        return 0;
+    double exact = pct / 100.0 * (double)h->total;
+    uint64_t rank = (uint64_t)exact; /* rounded up below, without libm */
+    if ((double)rank < exact || rank == 0)
+        rank++;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->counts[i];
+        if (seen >= rank) {
+            uint64_t top = hist_bucket_top(i);
+            return top < h->max ? top : h->max;
+        }
+    }
+    return h->max;
+}
+
+/* ---- connection plumbing ---------------------------------------------- */
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+    if (c->state == CONN_DONE)
+        return;
+    if (c->fd >= 0)
+        close(c->fd); /* also drops it from the epoll set */
+    c->fd = -1;
+    c->state = CONN_DONE;
+    w->open--;
+}
+
+static void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, const char *fmt, ...)
+{
+    w->errors[kind]++;
+    if (w->first_error[0] == '\0') {
+        int n = snprintf(w->first_error, sizeof w->first_error,
+                         "%s error on connection %u: ", err_names[kind], w->base + c->index);
+        va_list ap;
+        va_start(ap, fmt);
+        if (n > 0 && (size_t)n < sizeof w->first_error)
+            vsnprintf(w->first_error + n, sizeof w->first_error - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    conn_close(w, c);
+}
+
+/* Registers interest in writability only while output is pending, so the
+ * level-triggered loop does not spin on an always-writable socket. */
+static void conn_want_write(struct worker *w, struct conn *c, bool on)
+{
+    if (c->want_write == on)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_write = on;
+}
+
+/* Room for `need` more output bytes, compacting the buffer if that helps;
+ * NULL when there is none (the caller's bound was wrong). */
+static uint8_t *conn_out_reserve(struct conn *c, size_t need)
+{
+    if (c->out_cap - c->out_len < need && c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    return c->out_cap - c->out_len >= need ? c->out + c->out_len : NULL;
+}
+
+static void conn_flush(struct worker *w, struct conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            conn_want_write(w, c, true);
+            return;
+        } else {
+            if (c->state == CONN_CLOSING)
+                conn_close(w, c);
+            else
+                conn_fail(w, c, c->state == CONN_OPEN ? ERR_CLOSED : ERR_HANDSHAKE, "send: %s",
+                          strerror(errno));
+            return;
+        }
+    }
+    c->out_off = c->out_len = 0;
+    conn_want_write(w, c, false);
+}
+
+static void conn_queue_control(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len,
+                               uint64_t *rng)
+{
+    uint8_t *dst = conn_out_reserve(c, WS_FRAME_MAX_HEADER + len);
+    if (dst == NULL)
+        return; /* only a flood of pings gets here; dropping a pong is harmless */
+    uint32_t mask = (uint32_t)rng_next(rng);
+    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, payload, len, opcode, true,
+                                         (const uint8_t *)&mask);
+}
+
+static void conn_queue_close(struct worker *w, struct conn *c)
+{
+    uint8_t code[2] = {WS_CLOSE_NORMAL >> 8, WS_CLOSE_NORMAL & 0xff};
+    conn_queue_control(c, WS_OP_CLOSE, code, sizeof code, &w->rng);
+    c->state = CONN_CLOSING;
+}
+
+/* ---- opening handshake ------------------------------------------------ */
+
+static void conn_start_connect(struct worker *w, struct conn *c)
+{
+    const struct run *run = w->run;
+    c->fd = socket(run->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->state = CONN_CONNECTING;
+    c->want_write = true;
+    w->open++;
+    if (c->fd < 0) {
+        conn_fail(w, c, ERR_CONNECT, "socket: %s", strerror(errno));
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    if (connect(c->fd, (const struct sockaddr *)&run->addr, run->addr_len) < 0 &&
+        errno != EINPROGRESS)
+        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(errno));
+}
+
+static void conn_send_upgrade(struct worker *w, struct conn *c)
+{
+    const struct config *cfg = &w->run->cfg;
+    uint8_t raw[HANDSHAKE_KEY_BYTES];
+    for (size_t i = 0; i < sizeof raw; i += 8) {
+        uint64_t r = rng_next(&w->rng);
+        memcpy(raw + i, &r, 8);
+    }
+    base64_encode(raw, sizeof raw, c->key);
+    int n = snprintf((char *)c->out, c->out_cap,
+                     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     cfg->path, cfg->host, cfg->port, c->key);
+    c->out_off = 0;
+    c->out_len = (size_t)n;
+    c->state = CONN_HANDSHAKING;
+    conn_flush(w, c);
+}
+
+static void conn_finish_connect(struct worker *w, struct conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0) {
+        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
+        return;
+    }
+    conn_send_upgrade(w, c);
+}
+
+/* The value of header `name` within the response head [resp, end), or NULL. */
+static const char *header_value(const char *resp, const char *end, const char *name, size_t *vlen)
+{
+    size_t nlen = strlen(name);
+    const char *line = memchr(resp, '\n', (size_t)(end - resp)); /* skip the status line */
+    while (line != NULL && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (eol == NULL)
+            eol = end;
+        if ((size_t)(eol - line) > nlen && line[nlen] == ':' &&
+            strncasecmp(line, name, nlen) == 0) {
+            const char *v = line + nlen + 1;
+            const char *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            *vlen = (size_t)(ve - v);
+            return v;
+        }
+        line = eol;
+    }
+    return NULL;
+}
+
+/* Checks a complete response head; returns NULL when it accepts the upgrade,
+ * else what is wrong. */
+static const char *handshake_check(const struct conn *c, const char *resp, size_t len)
+{
+    static const char status_101[] = "HTTP/1.1 101";
+    const char *end = resp + len;
+    if (len < sizeof status_101 - 1 || memcmp(resp, status_101, sizeof status_101 - 1) != 0)
+        return "no 101 Switching Protocols";
+    size_t vlen = 0;
+    const char *v = header_value(resp, end, "Upgrade", &vlen);
+    if (v == NULL || vlen != strlen("websocket") || strncasecmp(v, "websocket", vlen) != 0)
+        return "missing or wrong Upgrade header";
+    char expect[WS_ACCEPT_KEY_LEN + 1];
+    struct ws_str key = {.ptr = c->key, .len = HANDSHAKE_KEY_LEN};
+    if (ws_handshake_accept_key(key, expect) != 0)
+        return "ws_handshake_accept_key failed";
+    v = header_value(resp, end, "Sec-WebSocket-Accept", &vlen);
+    if (v == NULL || vlen != WS_ACCEPT_KEY_LEN || memcmp(v, expect, vlen) != 0)
+        return "missing or wrong Sec-WebSocket-Accept";
+    return NULL;
+}
+
+static void conn_read_handshake(struct worker *w, struct conn *c)
+{
+    const char *resp = (const char *)c->in;
+    const char *head_end = memmem(resp, c->in_len, "\r\n\r\n", 4);
+    if (head_end == NULL) {
+        if (c->in_len >= HANDSHAKE_MAX_RESPONSE)
+            conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
+        return;
+    }
+    size_t head_len = (size_t)(head_end - resp) + 4;
+    const char *why = handshake_check(c, resp, head_len);
+    if (why != NULL) {
+        const char *eol = memchr(resp, '\r', head_len);
+        int status_len = (int)(eol - resp);
+        conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, status_len, resp);
+        return;
+    }
+    memmove(c->in, c->in + head_len, c->in_len - head_len); /* early frames, if any */
+    c->in_len -= head_len;
+    c->state = CONN_OPEN;
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+static const uint8_t *pattern_at(const struct run *run, uint64_t seq)
+{
+    return run->pattern + seq % PATTERN_PERIOD;
+}
+
+static size_t frame_bytes(const struct config *cfg)
+{
+    return cfg->size + ws_frame_header_size(cfg->size, true);
+}
+
+/* Queues one message stamped with its intended send time. */
+static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intended_ns)
+{
+    const struct run *run = w->run;
+    size_t size = run->cfg.size;
+    uint8_t *dst = conn_out_reserve(c, frame_bytes(&run->cfg));
+    if (dst == NULL)
+        return false;
+    uint64_t seq = c->next_seq++;
+    memcpy(w->scratch, &seq, sizeof seq);
+    memcpy(w->scratch + sizeof seq, &intended_ns, sizeof intended_ns);
+    memcpy(w->scratch + STAMP_BYTES, pattern_at(run, seq), size - STAMP_BYTES);
+    uint32_t mask = (uint32_t)rng_next(&w->rng);
+    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, w->scratch, size,
+                                         WS_OP_BINARY, true, (const uint8_t *)&mask);
+    struct sent_msg *m = &c->ring[(c->ring_head + c->ring_count) % run->cfg.inflight];
+    m->seq = seq;
+    m->intended_ns = intended_ns;
+    c->ring_count++;
+    return true;
+}
+
+/* Open loop: when message k of connection j was due. Slots go round-robin
+ * over the worker's connections, so each connection sends at rate/N. */
+static uint64_t intended_time(const struct worker *w, const struct conn *c, uint64_t k)
+{
+    double slot = (double)k * w->nconns + c->index;
+    return w->run->t_start + (uint64_t)(slot * w->slot_ns);
+}
+
+/* Tops the connection up to its in-flight limit (closed loop), or sends what
+ * is due under that limit (open loop). */
+static void conn_pump(struct worker *w, struct conn *c, uint64_t now)
+{
+    const struct config *cfg = &w->run->cfg;
+    if (c->state != CONN_OPEN || now >= w->run->t_end)
+        return;
+    while (c->ring_count < cfg->inflight) {
+        uint64_t intended = now;
+        if (cfg->rate > 0) {
+            intended = intended_time(w, c, c->next_seq);
+            if (intended > now)
+                break;
+        }
+        if (!conn_queue_message(w, c, intended))
+            break;
+    }
+}
+
+static void conn_on_echo(struct worker *w, struct conn *c, const struct ws_frame *f, uint64_t now)
+{
+    const struct run *run = w->run;
+    if (c->state == CONN_CLOSING)
+        return; /* late echoes while closing are drained, not checked */
+    if (c->ring_count == 0) {
+        conn_fail(w, c, ERR_PROTOCOL, "message with nothing in flight");
+        return;
+    }
+    const struct sent_msg *m = &c->ring[c->ring_head];
+    uint64_t seq, intended;
+    if (f->payload_len != run->cfg.size) {
+        conn_fail(w, c, ERR_MISMATCH, "echo of %llu bytes, sent %zu",
+                  (unsigned long long)f->payload_len, run->cfg.size);
+        return;
+    }
+    memcpy(&seq, f->payload, sizeof seq);
+    memcpy(&intended, f->payload + sizeof seq, sizeof intended);
+    if (seq != m->seq || intended != m->intended_ns ||
+        memcmp(f->payload + STAMP_BYTES, pattern_at(run, seq), run->cfg.size - STAMP_BYTES) != 0) {
+        conn_fail(w, c, ERR_MISMATCH, "echo of message %llu differs from what was sent",
+                  (unsigned long long)m->seq);
+        return;
+    }
+    if (intended >= run->t_measure && now <= run->t_end) {
+        hist_record(&w->hist, now - intended);
+        w->msgs++;
+    }
+    c->ring_head = (c->ring_head + 1) % run->cfg.inflight;
+    c->ring_count--;
+}
+
+static void conn_on_close_frame(struct worker *w, struct conn *c, const struct ws_frame *f)
+{
+    if (c->state == CONN_CLOSING) {
+        w->clean_closes++;
+        conn_close(w, c);
+        return;
+    }
+    unsigned code = f->payload_len >= 2 ? (unsigned)f->payload[0] << 8 | f->payload[1] : 1005;
+    int reason_len = f->payload_len > 2 ? (int)f->payload_len - 2 : 0;
+    conn_fail(w, c, ERR_CLOSED, "server sent close %u \"%.*s\"", code, reason_len,
+              (const char *)f->payload + 2);
+}
+
+static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_frame *f, uint64_t now)
+{
+    if (f->rsv != 0 || f->masked || !f->fin) {
+        conn_fail(w, c, ERR_PROTOCOL, "frame with rsv %u, masked %d, fin %d", f->rsv, f->masked,
+                  f->fin);
+        return;
+    }
+    switch (f->opcode) {
+    case WS_OP_BINARY:
+        conn_on_echo(w, c, f, now);
+        break;
+    case WS_OP_CLOSE:
+        conn_on_close_frame(w, c, f);
+        break;
+    case WS_OP_PING:
+        conn_queue_control(c, WS_OP_PONG, f->payload, (size_t)f->payload_len, &w->rng);
+        break;
+    case WS_OP_PONG:
+        break;
+    default:
+        conn_fail(w, c, ERR_PROTOCOL, "unexpected opcode 0x%x", f->opcode);
+        break;
+    }
+}
+
+static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
+{
+    size_t off = 0;
+    while (c->state == CONN_OPEN || c->state == CONN_CLOSING) {
+        struct ws_frame f;
+        memset(&f, 0, sizeof f);
+        ssize_t n = ws_frame_parse(c->in + off, c->in_len - off, &f);
+        if (n == WS_FRAME_INCOMPLETE) {
+            if (f.header_len > 0 && f.header_len + f.payload_len > c->in_cap)
+                conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
+                          (unsigned long long)f.payload_len);
+            break;
+        }
+        if (n < 0) {
+            conn_fail(w, c, ERR_PROTOCOL, "malformed frame header");
+            break;
+        }
+        conn_on_frame(w, c, &f, now);
+        off += (size_t)n;
+    }
+    if (c->state == CONN_DONE)
+        return;
+    if (off > 0) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    conn_pump(w, c, now);
+    conn_flush(w, c);
+}
+
+static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
+{
+    switch (c->state) {
+    case CONN_CONNECTING:
+        conn_fail(w, c, ERR_CONNECT, "%s", why);
+        break;
+    case CONN_HANDSHAKING:
+        conn_fail(w, c, ERR_HANDSHAKE, "%s before the 101 response", why);
+        break;
+    case CONN_OPEN:
+        conn_fail(w, c, ERR_CLOSED, "%s without a close frame", why);
+        break;
+    default:
+        conn_close(w, c); /* closing: the server dropped TCP before its close */
+        break;
+    }
+}
+
+static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
+{
+    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    if (n == 0) {
+        conn_on_eof(w, c, "server closed the connection");
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_on_eof(w, c, strerror(errno));
+        return;
+    }
+    c->in_len += (size_t)n;
+    if (c->state == CONN_HANDSHAKING) {
+        conn_read_handshake(w, c);
+        if (c->state != CONN_OPEN)
+            return;
+    }
+    conn_read_frames(w, c, now);
+}
+
+static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
+{
+    if (c->state == CONN_DONE)
+        return;
+    if (c->state == CONN_CONNECTING) {
+        conn_finish_connect(w, c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        conn_on_readable(w, c, now);
+    if (c->state != CONN_DONE && (events & EPOLLOUT))
+        conn_flush(w, c);
+}
+
+/* ---- worker ----------------------------------------------------------- */
+
+/* Waits for and handles one batch of events; waits at most until `until`. */
+static void worker_poll(struct worker *w, uint64_t until)
+{
+    struct epoll_event evs[EPOLL_BATCH];
+    uint64_t now = now_ns();
+    uint64_t wait = until > now ? until - now : 0;
+    struct timespec ts = {.tv_sec = (time_t)(wait / NS_PER_S), .tv_nsec = (long)(wait % NS_PER_S)};
+    int n = epoll_pwait2(w->epfd, evs, EPOLL_BATCH, &ts, NULL);
+    now = now_ns();
+    for (int i = 0; i < n; i++)
+        conn_on_event(w, evs[i].data.ptr, evs[i].events, now);
+}
+
+/* Fails the connections that did not open within CONNECT_TIMEOUT_MS. */
+static void worker_fail_unopened(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state == CONN_CONNECTING)
+            conn_fail(w, c, ERR_CONNECT, "no TCP connection within %d ms", CONNECT_TIMEOUT_MS);
+        else if (c->state == CONN_HANDSHAKING)
+            conn_fail(w, c, ERR_HANDSHAKE, "no complete response to the upgrade within %d ms",
+                      CONNECT_TIMEOUT_MS);
+    }
+}
+
+static uint32_t worker_count_open(const struct worker *w)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->nconns; i++)
+        n += w->conns[i].state == CONN_OPEN;
+    return n;
+}
+
+static void worker_connect_all(struct worker *w)
+{
+    uint64_t deadline = now_ns() + CONNECT_TIMEOUT_MS * NS_PER_MS;
+    for (uint32_t i = 0; i < w->nconns; i++)
+        conn_start_connect(w, &w->conns[i]);
+    while (worker_count_open(w) < w->open && now_ns() < deadline)
+        worker_poll(w, deadline);
+    worker_fail_unopened(w);
+}
+
+/* Open loop: visits the send slots that came due (one connection each). */
+static uint64_t worker_visit_slots(struct worker *w, uint64_t now)
+{
+    for (;;) {
+        uint64_t due = w->run->t_start + (uint64_t)((double)w->next_slot * w->slot_ns);
+        if (due > now)
+            return due;
+        struct conn *c = &w->conns[w->next_slot % w->nconns];
+        conn_pump(w, c, now);
+        if (c->state == CONN_OPEN)
+            conn_flush(w, c);
+        w->next_slot++;
+    }
+}
+
+static void worker_run_load(struct worker *w)
+{
+    const struct run *run = w->run;
+    uint64_t cpu_start = thread_cpu_ns();
+    uint64_t now = now_ns();
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        conn_pump(w, c, now);
+        if (c->state == CONN_OPEN)
+            conn_flush(w, c);
+    }
+    while (w->open > 0 && (now = now_ns()) < run->t_end) {
+        uint64_t until = run->t_end;
+        if (run->cfg.rate > 0) {
+            uint64_t due = worker_visit_slots(w, now);
+            until = due < until ? due : until;
+        }
+        worker_poll(w, until);
+    }
+    w->cpu_ns = thread_cpu_ns() - cpu_start;
+}
+
+/* Sends close 1000 on every open connection and waits, bounded, for the
+ * server's close; whatever is still open then is just dropped. */
+static void worker_close_all(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state != CONN_OPEN)
+            continue;
+        conn_queue_close(w, c);
+        conn_flush(w, c);
+    }
+    uint64_t deadline = now_ns() + CLOSE_TIMEOUT_MS * NS_PER_MS;
+    while (w->open > 0 && now_ns() < deadline)
+        worker_poll(w, deadline);
+    for (uint32_t i = 0; i < w->nconns; i++)
+        conn_close(w, &w->conns[i]);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    /* The default 50 us timer slack would make open-loop sends late, and
+     * the lateness would be charged to the server. */
+    prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS);
+    worker_connect_all(w);
+    pthread_barrier_wait(&g_run.barrier); /* main checks the connect results */
+    pthread_barrier_wait(&g_run.barrier); /* main set the clock, or abort */
+    if (!g_run.abort)
+        worker_run_load(w);
+    worker_close_all(w);
+    return NULL;
+}
+
+static bool worker_init(struct worker *w, const struct run *run, uint32_t base, uint32_t nconns)
+{
+    const struct config *cfg = &run->cfg;
+    memset(w, 0, sizeof *w);
+    w->run = run;
+    w->nconns = nconns;
+    w->base = base;
+    w->rng = rng_seed();
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->scratch = malloc(cfg->size);
+    w->conns = calloc(nconns, sizeof *w->conns);
+    if (w->epfd < 0 || w->scratch == NULL || w->conns == NULL)
+        return false;
+    if (cfg->rate > 0)
+        w->slot_ns = (double)NS_PER_S * cfg->connections / (cfg->rate * nconns);
+    size_t out_cap = cfg->inflight * frame_bytes(cfg) + CONTROL_ROOM + HANDSHAKE_MAX_RESPONSE;
+    size_t in_cap = frame_bytes(cfg) + RECV_SLACK;
+    for (uint32_t i = 0; i < nconns; i++) {
+        struct conn *c = &w->conns[i];
+        c->fd = -1;
+        c->index = i;
+        c->state = CONN_DONE;
+        c->out_cap = out_cap;
+        c->in_cap = in_cap;
+        c->out = malloc(out_cap);
+        c->in = malloc(in_cap);
+        c->ring = calloc(cfg->inflight, sizeof *c->ring);
+        if (c->out == NULL || c->in == NULL || c->ring == NULL)
+            return false;
+    }
+    return true;
+}
+
+static void worker_free(struct worker *w)
+{
+    for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
+        free(w->conns[i].out);
+        free(w->conns[i].in);
+        free(w->conns[i].ring);
+    }
+    free(w->conns);
+    free(w->scratch);
+    if (w->epfd >= 0)
+        close(w->epfd);
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: echo_load --url ws://HOST:PORT/PATH --connections N --threads T\n"
+            "                 --duration S --size BYTES [--warmup S] [--inflight K]\n"
+            "                 [--rate MSGS_PER_S] [--json]\n"
+            "  --duration   measured seconds (default %.0f, at most %.0f)\n"
+            "  --warmup     seconds sent before measuring (default %.0f)\n"
+            "  --size       payload bytes, %d..%u (a %d-byte stamp, then a pattern)\n"
+            "  --inflight   messages in flight per connection (default %d closed loop,\n"
+            "               %d with --rate)\n"
+            "  --rate       open loop: total messages per second over all connections\n"
+            "  --json       one JSON object instead of the table\n",
+            DEFAULT_DURATION_S, MAX_DURATION_S, DEFAULT_WARMUP_S, MIN_PAYLOAD, MAX_PAYLOAD,
+            STAMP_BYTES, DEFAULT_INFLIGHT, DEFAULT_RATE_INFLIGHT);
+}
+
+static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("echo_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    usage(stderr);
+    exit(2);
+}
+
+static double parse_number(const char *flag, const char *s, double lo, double hi)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
+        die_usage("%s: '%s' is not a number in [%g, %g]", flag, s, lo, hi);
+    return v;
+}
+
+/* ws://host[:port][/path]; host may be a bracketed IPv6 literal. */
+static void parse_url(struct config *cfg, const char *url)
+{
+    static const char scheme[] = "ws://";
+    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
+        die_usage("--url: '%s' does not start with ws:// (wss is not supported)", url);
+    const char *p = url + sizeof scheme - 1;
+    const char *host_end = *p == '[' ? strchr(p, ']') : p + strcspn(p, ":/");
+    if (host_end == NULL || host_end == p)
+        die_usage("--url: no host in '%s'", url);
+    const char *host = p;
+    if (*p == '[') {
+        host++;
+        p = host_end + 1;
+    } else {
+        p = host_end;
+    }
+    if ((size_t)(host_end - host) >= sizeof cfg->host)
+        die_usage("--url: host too long");
+    memcpy(cfg->host, host, (size_t)(host_end - host));
+    cfg->host[host_end - host] = '\0';
+    strcpy(cfg->port, "80");
+    if (*p == ':') {
+        size_t plen = strcspn(p + 1, "/");
+        if (plen == 0 || plen >= sizeof cfg->port)
+            die_usage("--url: bad port in '%s'", url);
+        memcpy(cfg->port, p + 1, plen);
+        cfg->port[plen] = '\0';
+        p += 1 + plen;
+    }
+    if (strlen(p) >= sizeof cfg->path)
+        die_usage("--url: path too long");
+    strcpy(cfg->path, *p ? p : "/");
+}
+
+static void parse_args(struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"connections", required_argument, NULL, 'c'},
+        {"threads", required_argument, NULL, 't'},
+        {"duration", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"inflight", required_argument, NULL, 'k'},
+        {"rate", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *cfg = (struct config){.connections = 1,
+                           .threads = 1,
+                           .duration_s = DEFAULT_DURATION_S,
+                           .warmup_s = DEFAULT_WARMUP_S,
+                           .size = 64};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'u':
+            cfg->url = optarg;
+            break;
+        case 'c':
+            cfg->connections = (uint32_t)parse_number("--connections", optarg, 1, MAX_CONNECTIONS);
+            break;
+        case 't':
+            cfg->threads = (uint32_t)parse_number("--threads", optarg, 1, MAX_THREADS);
+            break;
+        case 'd':
+            cfg->duration_s = parse_number("--duration", optarg, 0.001, MAX_DURATION_S);
+            break;
+        case 'w':
+            cfg->warmup_s = parse_number("--warmup", optarg, 0, MAX_DURATION_S);
+            break;
+        case 's':
+            cfg->size = (size_t)parse_number("--size", optarg, MIN_PAYLOAD, MAX_PAYLOAD);
+            break;
+        case 'k':
+            cfg->inflight = (uint32_t)parse_number("--inflight", optarg, 1, MAX_INFLIGHT);
+            break;
+        case 'r':
+            cfg->rate = parse_number("--rate", optarg, 0.001, 1e9);
+            break;
+        case 'j':
+            cfg->json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            die_usage("bad option");
+        }
+    }
+    if (optind < argc)
+        die_usage("unexpected argument '%s'", argv[optind]);
+    if (cfg->url == NULL)
+        die_usage("--url is required");
+    parse_url(cfg, cfg->url);
+    if (cfg->inflight == 0)
+        cfg->inflight = cfg->rate > 0 ? DEFAULT_RATE_INFLIGHT : DEFAULT_INFLIGHT;
+    if (cfg->threads > cfg->connections)
+        cfg->threads = cfg->connections;
+    size_t per_conn = cfg->inflight * frame_bytes(cfg) + frame_bytes(cfg) + RECV_SLACK;
+    if ((double)per_conn * cfg->connections > (double)MAX_BUFFER_BYTES)
+        die_usage("connections x inflight x size needs over %llu MiB of buffers",
+                  MAX_BUFFER_BYTES >> 20);
+}
+
+/* ---- setup and report ------------------------------------------------- */
+
+static void resolve(struct run *run)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(run->cfg.host, run->cfg.port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "echo_load: cannot resolve %s:%s: %s\n", run->cfg.host, run->cfg.port,
+                gai_strerror(rc));
+        exit(1);
+    }
+    memcpy(&run->addr, res->ai_addr, res->ai_addrlen);
+    run->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+}
+
+/* One descriptor per connection: raise the soft limit up to the hard one. */
+static void raise_fd_limit(uint32_t connections, uint32_t threads)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)connections + threads + FD_SLACK;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        fprintf(
+            stderr,
+            "echo_load: %u connections need %llu descriptors; raise ulimit -n (hard limit %llu)\n",
+            connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+        exit(1);
+    }
+    rl.rlim_cur = need;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static uint8_t *make_pattern(size_t size)
+{
+    size_t len = size + PATTERN_PERIOD;
+    uint8_t *p = malloc(len);
+    uint64_t rng = rng_seed();
+    for (size_t i = 0; p != NULL && i < len; i++)
+        p[i] = (uint8_t)(rng_next(&rng) >> 32);
+    return p;
+}
+
+struct totals {
+    struct hist hist;
+    uint64_t msgs;
+    uint64_t clean_closes;
+    uint64_t cpu_ns;
+    uint64_t errors[ERR_KINDS];
+    uint64_t error_sum;
+    const char *first_error;
+};
+
+static void totals_add(struct totals *t, const struct worker *w)
+{
+    hist_merge(&t->hist, &w->hist);
+    t->msgs += w->msgs;
+    t->clean_closes += w->clean_closes;
+    t->cpu_ns += w->cpu_ns;
+    for (int k = 0; k < ERR_KINDS; k++) {
+        t->errors[k] += w->errors[k];
+        t->error_sum += w->errors[k];
+    }
+    if (t->first_error == NULL && w->first_error[0] != '\0')
+        t->first_error = w->first_error;
+}
+
+static double us(uint64_t ns)
+{
+    return (double)ns / 1000.0;
+}
+
+/* The generator's own CPU use, in percent of one core (all threads summed):
+ * near 100 x threads means the generator, not the server, set the pace. */
+static double client_cpu_pct(const struct config *cfg, const struct totals *t)
+{
+    return 100.0 * (double)t->cpu_ns / ((cfg->warmup_s + cfg->duration_s) * NS_PER_S);
+}
+
+static void report_table(const struct config *cfg, const struct totals *t)
+{
+    const struct hist *h = &t->hist;
+    double msgs_s = (double)t->msgs / cfg->duration_s;
+    printf("echo_load %s: %u connections, %u threads, %zu B payload, inflight %u, ", cfg->url,
+           cfg->connections, cfg->threads, cfg->size, cfg->inflight);
+    if (cfg->rate > 0)
+        printf("open loop at %.0f msgs/s", cfg->rate);
+    else
+        printf("closed loop");
+    printf(", %.1f s (+%.1f s warm-up)\n", cfg->duration_s, cfg->warmup_s);
+    printf("%11s %11s %9s %9s %9s %9s %9s %9s %7s\n", "connections", "msgs/s", "MB/s", "p50 us",
+           "p90 us", "p99 us", "p99.9 us", "max us", "errors");
+    printf("%11u %11.0f %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu\n", cfg->connections, msgs_s,
+           msgs_s * (double)cfg->size / 1e6, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
+           us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(h->max),
+           (unsigned long long)t->error_sum);
+    printf("errors:");
+    for (int k = 0; k < ERR_KINDS; k++)
+        printf(" %s %llu", err_names[k], (unsigned long long)t->errors[k]);
+    printf("; clean closes %llu/%u; client CPU %.0f%% of a core\n",
+           (unsigned long long)t->clean_closes, cfg->connections, client_cpu_pct(cfg, t));
+}
+
+static void report_json(const struct config *cfg, const struct totals *t)
+{
+    const struct hist *h = &t->hist;
+    double msgs_s = (double)t->msgs / cfg->duration_s;
+    printf("{\"url\":\"%s\",\"connections\":%u,\"threads\":%u,\"size\":%zu,\"inflight\":%u,"
+           "\"rate\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"messages\":%llu,"
+           "\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,",
+           cfg->url, cfg->connections, cfg->threads, cfg->size, cfg->inflight, cfg->rate,
+           cfg->duration_s, cfg->warmup_s, (unsigned long long)t->msgs, msgs_s,
+           msgs_s * (double)cfg->size / 1e6);
+    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
+           "\"mean\":%.1f},",
+           us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+           us(hist_percentile(h, 99.9)), us(h->max),
+           h->total ? h->sum / (double)h->total / 1000.0 : 0.0);
+    printf("\"errors\":{");
+    for (int k = 0; k < ERR_KINDS; k++)
+        printf("%s\"%s\":%llu", k ? "," : "", err_names[k], (unsigned long long)t->errors[k]);
+    printf("},\"clean_closes\":%llu,\"client_cpu_pct\":%.1f}\n",
+           (unsigned long long)t->clean_closes, client_cpu_pct(cfg, t));
+}
+
+/* Between the barriers: abort if any connection failed, else start the clock. */
+static void start_or_abort(struct run *run, struct worker *workers)
+{
+    uint64_t failed[ERR_KINDS] = {0};
+    const char *first = NULL;
+    for (uint32_t i = 0; i < run->cfg.threads; i++) {
+        failed[ERR_CONNECT] += workers[i].errors[ERR_CONNECT];
+        failed[ERR_HANDSHAKE] += workers[i].errors[ERR_HANDSHAKE];
+        if (first == NULL && workers[i].first_error[0] != '\0')
+            first = workers[i].first_error;
+    }
+    if (failed[ERR_CONNECT] + failed[ERR_HANDSHAKE] > 0) {
+        fprintf(stderr,
+                "echo_load: %llu of %u connections to %s failed (connect %llu, handshake %llu); "
+                "first: %s\n",
+                (unsigned long long)(failed[ERR_CONNECT] + failed[ERR_HANDSHAKE]),
+                run->cfg.connections, run->cfg.url, (unsigned long long)failed[ERR_CONNECT],
+                (unsigned long long)failed[ERR_HANDSHAKE], first);
+        run->abort = true;
+        return;
+    }
+    run->t_start = now_ns();
+    run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
+    run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
+}
+
+int main(int argc, char **argv)
+{
+    struct run *run = &g_run;
+    parse_args(&run->cfg, argc, argv);
+    const struct config *cfg = &run->cfg;
+    resolve(run);
+    raise_fd_limit(cfg->connections, cfg->threads);
+    run->pattern = make_pattern(cfg->size);
+    struct worker *workers = calloc(cfg->threads, sizeof *workers);
+    if (run->pattern == NULL || workers == NULL) {
+        fprintf(stderr, "echo_load: out of memory\n");
+        return 1;
+    }
+    for (uint32_t i = 0, base = 0; i < cfg->threads; i++) {
+        uint32_t share = cfg->connections / cfg->threads + (i < cfg->connections % cfg->threads);
+        if (!worker_init(&workers[i], run, base, share)) {
+            fprintf(stderr, "echo_load: cannot set up worker %u: out of memory or descriptors\n",
+                    i);
+            return 1;
+        }
+        base += share;
+    }
+    pthread_barrier_init(&run->barrier, NULL, cfg->threads + 1);
+    for (uint32_t i = 0; i < cfg->threads; i++)
+        pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]);
+    pthread_barrier_wait(&run->barrier);
+    start_or_abort(run, workers);
+    pthread_barrier_wait(&run->barrier);
+
+    struct totals *t = calloc(1, sizeof *t);
+    for (uint32_t i = 0; i < cfg->threads; i++) {
+        pthread_join(workers[i].tid, NULL);
+        totals_add(t, &workers[i]);
+    }
+    if (run->abort)
+        return 1;
+    if (cfg->json)
+        report_json(cfg, t);
+    else
+        report_table(cfg, t);
+    if (t->first_error != NULL)
+        fprintf(stderr, "echo_load: %s\n", t->first_error);
+    int status = t->error_sum > 0 ? 1 : 0;
+    for (uint32_t i = 0; i < cfg->threads; i++)
+        worker_free(&workers[i]);
+    free(workers);
+    free(t);
+    free(run->pattern);
+    return status;
+}
