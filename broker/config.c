@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "topic.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -17,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum option_kind { OPT_UINT, OPT_ONOFF, OPT_LISTEN, OPT_LEVEL, OPT_CONFIG, OPT_HELP };
+enum option_kind { OPT_UINT, OPT_ONOFF, OPT_LISTEN, OPT_LEVEL, OPT_RETENTION, OPT_CONFIG, OPT_HELP };
 
 struct option_spec {
     const char *name;
@@ -61,6 +63,29 @@ static const struct option_spec options[] = {
     {"recv-buffers", OPT_UINT, FIELD(recv_buffer_count), 8, 32768, "N",
      "receive buffers per worker, a power of two (default 256)"},
     {"log-level", OPT_LEVEL, FIELD(log_level), 0, 0, "LEVEL", "debug, info, warn or error"},
+    {"max-envelope", OPT_UINT, FIELD(max_envelope), 64, 64 * MIB, "BYTES",
+     "largest pub/sub envelope (default 1048576)"},
+    {"max-subscriptions", OPT_UINT, FIELD(max_subscriptions), 1, 1000000, "N",
+     "subscriptions per connection (default 1000)"},
+    {"max-window", OPT_UINT, FIELD(max_window), 1, 1000000, "N",
+     "largest manual-ack window a subscriber may ask for (default 65536)"},
+    {"max-topics", OPT_UINT, FIELD(max_topics), 1, 100000000, "N",
+     "topics over the whole broker (default 100000)"},
+    {"max-errors", OPT_UINT, FIELD(max_errors), 1, 1000000, "N",
+     "protocol errors on one connection before it is closed with 1008 (default 16)"},
+    {"ack-timeout", OPT_UINT, FIELD(ack_timeout_ms), 1, 3600000, "MS",
+     "first retransmission of an un-acked message (default 1000)"},
+    {"ack-backoff-max", OPT_UINT, FIELD(ack_backoff_max_ms), 1, 3600000, "MS",
+     "longest interval between retransmissions (default 30000)"},
+    {"sub-queue", OPT_UINT, FIELD(sub_queue), 1, 100000000, "N",
+     "messages waiting beyond a manual-ack window, per subscription (default 10000)"},
+    {"slow-consumer-bytes", OPT_UINT, FIELD(slow_consumer_bytes), 1024, 4096 * MIB, "BYTES",
+     "queued bytes that make a subscriber slow: its policy applies (default 4194304)"},
+    {"xring-entries", OPT_UINT, FIELD(xring_entries), 64, 1048576, "N",
+     "slots in each worker-to-worker ring, a power of two (default 4096)"},
+    {"retention", OPT_RETENTION, 0, 0, 0, "'PATTERN [messages=N] [bytes=N] [age=MS]'",
+     "retention for matching topics; repeatable, first match wins "
+     "(default '> messages=10000 bytes=67108864')"},
     {"help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit"},
 };
 
@@ -83,7 +108,20 @@ void config_init_defaults(struct broker_config *cfg)
     cfg->recv_buffer_bytes = 32768;
     cfg->recv_buffer_count = 256;
     cfg->log_level = LOG_INFO;
+    cfg->max_envelope = 1 * MIB;
+    cfg->max_subscriptions = 1000;
+    cfg->max_window = 65536;
+    cfg->max_topics = 100000;
+    cfg->max_errors = 16;
+    cfg->ack_timeout_ms = 1000;
+    cfg->ack_backoff_max_ms = 30000;
+    cfg->sub_queue = 10000;
+    cfg->slow_consumer_bytes = 4 * MIB;
+    cfg->xring_entries = 4096;
+    cfg->retention_count = 0;
 }
+
+static const struct retention_rule default_retention = {">", 10000, 64 * MIB, 0};
 
 static const struct option_spec *option_find(const char *name, size_t len)
 {
@@ -162,6 +200,53 @@ static int parse_uint(const char *text, uint64_t *out)
     return 0;
 }
 
+/* Parses "PATTERN [messages=N] [bytes=N] [age=MS]". */
+static int parse_retention(const char *text, struct retention_rule *rule, char *why, size_t len)
+{
+    *rule = default_retention;
+    char copy[512];
+    snprintf(copy, sizeof(copy), "%s", text);
+    char *save = NULL;
+    char *word = strtok_r(copy, " \t", &save);
+    if (word == NULL || topic_classify((struct ws_str){word, strlen(word)}) == TOPIC_INVALID) {
+        snprintf(why, len, "expected a topic pattern first");
+        return -1;
+    }
+    snprintf(rule->pattern, sizeof(rule->pattern), "%s", word);
+    while ((word = strtok_r(NULL, " \t", &save)) != NULL) {
+        char *eq = strchr(word, '=');
+        uint64_t v;
+        if (eq == NULL || parse_uint(eq + 1, &v) != 0) {
+            snprintf(why, len, "expected messages=N, bytes=N or age=MS, got '%s'", word);
+            return -1;
+        }
+        *eq = '\0';
+        if (strcmp(word, "messages") == 0)
+            rule->messages = v;
+        else if (strcmp(word, "bytes") == 0)
+            rule->bytes = v;
+        else if (strcmp(word, "age") == 0)
+            rule->age_ms = v;
+        else {
+            snprintf(why, len, "unknown limit '%s' (messages, bytes or age)", word);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const struct retention_rule *config_retention_for(const struct broker_config *cfg,
+                                                  const char *topic, size_t len)
+{
+    struct ws_str t = {topic, len};
+    for (unsigned i = 0; i < cfg->retention_count; i++) {
+        const struct retention_rule *r = &cfg->retention[i];
+        if (topic_matches((struct ws_str){r->pattern, strlen(r->pattern)}, t))
+            return r;
+    }
+    return &default_retention;
+}
+
 /* Where a value came from, for error messages: a flag or a file line. */
 struct origin {
     const char *file; /* NULL for the command line */
@@ -223,6 +308,20 @@ static int option_apply(struct broker_config *cfg, const struct option_spec *opt
             return -1;
         }
         cfg->listener_count++;
+        return 0;
+    }
+    case OPT_RETENTION: {
+        if (cfg->retention_count == CONFIG_MAX_RETENTION_RULES) {
+            snprintf(err, err_len, "%s: too many rules (at most %d)", where,
+                     CONFIG_MAX_RETENTION_RULES);
+            return -1;
+        }
+        char why[160];
+        if (parse_retention(value, &cfg->retention[cfg->retention_count], why, sizeof(why))) {
+            snprintf(err, err_len, "%s: invalid value '%s': %s", where, value, why);
+            return -1;
+        }
+        cfg->retention_count++;
         return 0;
     }
     case OPT_CONFIG:
@@ -338,6 +437,11 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
             return CONFIG_ERROR;
         }
         cfg->listener_count = 1;
+    }
+    if ((cfg->xring_entries & (cfg->xring_entries - 1)) != 0) {
+        snprintf(err, err_len, "--xring-entries: invalid value '%" PRIu64 "' (must be a power of two)",
+                 cfg->xring_entries);
+        return CONFIG_ERROR;
     }
     if ((cfg->recv_buffer_count & (cfg->recv_buffer_count - 1)) != 0) {
         snprintf(err, err_len,

@@ -16,6 +16,15 @@
 #include "log.h"
 
 #define CONFIG_MAX_LISTENERS 16
+#define CONFIG_MAX_RETENTION_RULES 64
+
+/* How much of a topic's log is kept, for topics matching pattern. */
+struct retention_rule {
+    char pattern[256];
+    uint64_t messages; /* 0: no count limit */
+    uint64_t bytes;    /* 0: no byte limit */
+    uint64_t age_ms;   /* 0: no age limit */
+};
 
 struct listen_addr {
     char text[80]; /* as given, normalised for logs: 127.0.0.1:8080, [::1]:8080 */
@@ -40,6 +49,20 @@ struct broker_config {
     uint64_t recv_buffer_bytes; /* size of each provided receive buffer */
     uint64_t recv_buffer_count; /* provided receive buffers per worker */
     enum log_level log_level;
+
+    /* pub/sub (docs/protocol.md) */
+    uint64_t max_envelope;        /* bytes in one envelope */
+    uint64_t max_subscriptions;   /* per connection */
+    uint64_t max_window;          /* largest manual-ack window */
+    uint64_t max_topics;          /* topics over the whole broker */
+    uint64_t max_errors;          /* protocol errors before close 1008 */
+    uint64_t ack_timeout_ms;      /* first retransmission of an un-acked message */
+    uint64_t ack_backoff_max_ms;  /* cap of the doubling retransmission interval */
+    uint64_t sub_queue;           /* messages waiting per manual-ack subscription */
+    uint64_t slow_consumer_bytes; /* a connection's queued bytes that make it slow */
+    uint64_t xring_entries;       /* slots in each worker-to-worker ring */
+    struct retention_rule retention[CONFIG_MAX_RETENTION_RULES];
+    unsigned retention_count; /* the last rule is the default, pattern ">" */
 };
 
 enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };
@@ -57,5 +80,9 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
 int config_parse_listen(const char *text, struct listen_addr *out, char *err, size_t err_len);
 
 void config_print_help(const char *prog);
+
+/* The retention rule for a topic: the first configured pattern it matches. */
+const struct retention_rule *config_retention_for(const struct broker_config *cfg,
+                                                  const char *topic, size_t len);
 
 #endif

@@ -137,8 +137,19 @@ static void conn_send_control(struct conn *c, uint8_t opcode, const uint8_t *pay
 
 /* Enters CLOSING: nothing more is read for the application; once the queue
  * is flushed, FIN goes out and the connection lingers for the peer's FIN. */
+/* Tells the route, once, that the application is done with c. */
+static void conn_leave_open(struct conn *c)
+{
+    if (c->route && !c->app_closed) {
+        c->app_closed = true;
+        if (c->route->on_close)
+            c->route->on_close(c);
+    }
+}
+
 static void conn_begin_closing(struct conn *c)
 {
+    conn_leave_open(c);
     c->state = CONN_CLOSING;
     c->deadline_ms = conn_now(c) + c->worker->cfg->close_timeout_ms;
     if (c->worker->stopping && c->worker->drain_deadline_ms < c->deadline_ms)
@@ -194,6 +205,7 @@ void conn_abort(struct conn *c, const char *why)
         log_debug("fd %d: dropping connection: %s", c->fd, why);
     /* shutdown() ends the outstanding multishot recv; close() alone would not,
      * because the ring holds its own reference to the socket. */
+    conn_leave_open(c);
     shutdown(c->fd, SHUT_RDWR);
     close(c->fd);
     c->fd = -1;
@@ -374,18 +386,30 @@ static void conn_on_handshake_bytes(struct conn *c)
         conn_refuse(c, 404, "no WebSocket endpoint at this path");
         return;
     }
+    const char *subprotocol = NULL;
+    if (route->subprotocol && ws_str_present(req.protocol)) {
+        if (!ws_handshake_offers(req.protocol, route->subprotocol)) {
+            conn_refuse(c, 400, "unsupported subprotocol");
+            return;
+        }
+        subprotocol = route->subprotocol;
+    }
     struct outbuf *b = conn_alloc_outbuf(c, 512);
     if (b == NULL) {
         conn_abort(c, "out of memory");
         return;
     }
     b->data = outbuf_payload(b);
-    b->len = ws_handshake_write_accept((char *)b->data, b->capacity, &req, NULL);
+    b->len = ws_handshake_write_accept((char *)b->data, b->capacity, &req, subprotocol);
     conn_send(c, b);
     if (c->state == CONN_DEAD)
         return;
     c->route = route;
     c->state = CONN_OPEN;
+    if (route->on_open)
+        route->on_open(c);
+    if (c->state != CONN_OPEN)
+        return;
     conn_rx_consume(c, (size_t)n);
     /* A client may send frames right behind its request. */
     if (c->rx_len > 0)
@@ -454,6 +478,9 @@ void conn_on_sent(struct conn *c, size_t sent)
         c->recv_paused = false;
         log_debug("fd %d: send queue drained, resuming reads", c->fd);
     }
+    if (c->state == CONN_OPEN && c->route->on_writable &&
+        c->sendq.bytes < c->worker->cfg->slow_consumer_bytes / 2)
+        c->route->on_writable(c);
     if (c->state == CONN_CLOSING && send_queue_empty(&c->sendq))
         conn_enter_linger(c);
     if (c->state != CONN_DEAD)
@@ -476,6 +503,8 @@ void conn_on_tick(struct conn *c, uint64_t now_ms)
             c->last_ping_ms = now_ms;
             conn_send_control(c, WS_OP_PING, NULL, 0);
         }
+        if (c->state == CONN_OPEN && c->route->on_tick)
+            c->route->on_tick(c, now_ms);
         return;
     case CONN_CLOSING:
     case CONN_LINGER:

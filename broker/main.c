@@ -38,6 +38,27 @@ static int open_listeners(struct broker_config *cfg, unsigned workers, int *fds)
     return 0;
 }
 
+/*
+ * After the workers have stopped, messages may still sit in their rings
+ * (unsubscribe answers, fan-out to closed connections). Handling them here,
+ * single-threaded, releases every frame and frees every session and
+ * subscription, so nothing leaks at exit.
+ */
+static void drain_mailboxes(struct worker *workers, unsigned count)
+{
+    for (unsigned round = 0; round < 1000; round++) {
+        bool busy = false;
+        for (unsigned w = 0; w < count; w++) {
+            router_poll(&workers[w].router);
+            router_flush(&workers[w].router);
+            busy |= router_busy(&workers[w].router);
+        }
+        if (!busy)
+            return;
+    }
+    log_warn("messages still queued between workers at exit");
+}
+
 static unsigned online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -80,9 +101,14 @@ int main(int argc, char **argv)
     if (open_listeners(&cfg, cfg.workers, fds) != 0)
         return 1;
 
-    struct broker broker = {.cfg = &cfg};
+    struct broker broker = {.cfg = &cfg, .workers = workers};
     atomic_init(&broker.connections, 0);
+    atomic_init(&broker.topics, 0);
     atomic_init(&broker.stopping, false);
+    if (mailboxes_init(&broker.mailboxes, cfg.workers, (unsigned)cfg.xring_entries) != 0) {
+        log_error("out of memory for the worker rings");
+        return 1;
+    }
     unsigned started = 0;
     for (unsigned w = 0; w < cfg.workers; w++) {
         int rc = worker_init(&workers[w], w, &broker, &fds[w * CONFIG_MAX_LISTENERS],
@@ -108,10 +134,13 @@ int main(int argc, char **argv)
     }
     for (unsigned w = 0; w < started; w++)
         worker_wake(&workers[w]);
-    for (unsigned w = 0; w < started; w++) {
+    for (unsigned w = 0; w < started; w++)
         worker_join(&workers[w]);
+    drain_mailboxes(workers, started);
+    for (unsigned w = 0; w < started; w++)
         worker_destroy(&workers[w]);
-    }
+    /* Messages still in the rings hold frame references: drop them. */
+    mailboxes_destroy(&broker.mailboxes);
     free(workers);
     free(fds);
     if (started != cfg.workers)

@@ -42,6 +42,21 @@ static int class_for(size_t capacity)
     return OUTBUF_HUGE;
 }
 
+struct outbuf *outbuf_alloc_shared(size_t payload_capacity)
+{
+    struct outbuf *b = malloc(sizeof(*b) + OUTBUF_HEADROOM + payload_capacity);
+    if (b == NULL)
+        return NULL;
+    b->capacity = payload_capacity;
+    b->size_class = OUTBUF_HUGE;
+    b->pool = NULL;
+    atomic_init(&b->refs, 1);
+    b->next_free = NULL;
+    b->data = outbuf_payload(b);
+    b->len = 0;
+    return b;
+}
+
 struct outbuf *outbuf_alloc(struct outbuf_pool *pool, size_t payload_capacity)
 {
     int cls = class_for(payload_capacity);
@@ -72,6 +87,10 @@ void outbuf_release(struct outbuf *b)
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
     struct outbuf_pool *pool = b->pool;
+    if (pool == NULL) { /* shared */
+        free(b);
+        return;
+    }
     pool->allocated--;
     int cls = b->size_class;
     if (cls == OUTBUF_HUGE || pool->free_count[cls] >= class_keep[cls]) {

@@ -49,6 +49,14 @@ void outbuf_pool_destroy(struct outbuf_pool *pool);
  * reference, owned by the caller. NULL when out of memory. */
 struct outbuf *outbuf_alloc(struct outbuf_pool *pool, size_t payload_capacity);
 
+/*
+ * A buffer that may be released on any worker (a published message shared by
+ * the topic owner's log and every subscriber's worker): not pooled, so its
+ * last release frees it to jemalloc, whose per-thread caches make that
+ * cheap from any thread.
+ */
+struct outbuf *outbuf_alloc_shared(size_t payload_capacity);
+
 /* Where the caller writes the payload. */
 static inline uint8_t *outbuf_payload(struct outbuf *b)
 {

@@ -18,12 +18,23 @@ struct conn;
 
 struct route {
     const char *path;
+    /* Selected when the client offers it; a client that offers others but
+     * not this one is refused (400). NULL: the route takes none. */
+    const char *subprotocol;
+    /* The connection was upgraded (may be NULL). */
+    void (*on_open)(struct conn *c);
     /*
      * A complete message. payload is borrowed: it points into a receive
      * buffer or the connection's reassembly buffer and is valid only until
      * the handler returns; keep a copy of anything needed later.
      */
     void (*on_message)(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len);
+    /* The connection left OPEN (closing or dropped): send nothing more. */
+    void (*on_close)(struct conn *c);
+    /* The send queue shrank below half of slow-consumer-bytes. */
+    void (*on_writable)(struct conn *c);
+    /* The worker's timer tick, for an OPEN connection. */
+    void (*on_tick)(struct conn *c, uint64_t now_ms);
 };
 
 /* The route for path under this configuration, or NULL (404). */

@@ -299,6 +299,7 @@ static void worker_on_tick(struct worker *w)
 {
     for (struct conn *c = w->conns; c; c = c->next)
         conn_on_tick(c, w->now_ms);
+    router_on_tick(&w->router, w->now_ms);
     if (w->stopping) {
         if (w->now_ms >= w->drain_deadline_ms) {
             for (struct conn *c = w->conns; c; c = c->next)
@@ -380,7 +381,8 @@ int worker_init(struct worker *w, unsigned id, struct broker *b, const int *list
     w->tick.tv_nsec = (long long)(w->tick_ms % 1000) * 1000000;
     pthread_mutex_init(&w->start_lock, NULL);
     pthread_cond_init(&w->start_cond, NULL);
-    return 0;
+    atomic_init(&w->idle, false);
+    return router_init(&w->router, w, &b->mailboxes, &b->topics) == 0 ? 0 : -ENOMEM;
 }
 
 /* Creates the ring on the worker's own thread: with SINGLE_ISSUER only the
@@ -425,7 +427,15 @@ static void *worker_run(void *arg)
     worker_arm_tick(w);
     worker_arm_wake(w);
     for (;;) {
-        rc = io_uring_submit_and_wait(&w->ring, 1);
+        /* Sleep only when no peer has left us messages (see mailbox.h). */
+        atomic_store(&w->idle, true);
+        if (router_busy(&w->router)) {
+            atomic_store(&w->idle, false);
+            rc = io_uring_submit_and_get_events(&w->ring);
+        } else {
+            rc = io_uring_submit_and_wait(&w->ring, 1);
+            atomic_store(&w->idle, false);
+        }
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             log_error("worker %u: io_uring_submit_and_wait: %s; stopping the broker", w->id,
                       strerror(-rc));
@@ -443,6 +453,8 @@ static void *worker_run(void *arg)
         }
         io_uring_cq_advance(&w->ring, seen);
         worker_publish_buffers(w);
+        router_poll(&w->router);
+        router_flush(&w->router);
         worker_flush(w);
         if (w->stopping && w->conns == NULL)
             break;
@@ -470,6 +482,13 @@ void worker_wake(struct worker *w)
     (void)n;
 }
 
+void worker_wake_peer(struct worker *w, unsigned to)
+{
+    struct worker *peer = &w->broker->workers[to];
+    if (atomic_exchange(&peer->idle, false))
+        worker_wake(peer);
+}
+
 void worker_join(struct worker *w)
 {
     if (w->thread_started)
@@ -495,5 +514,6 @@ void worker_destroy(struct worker *w)
     if (w->buf_ring)
         munmap(w->buf_ring, w->buf_count * sizeof(struct io_uring_buf));
     free(w->buf_base);
+    router_destroy(&w->router);
     outbuf_pool_destroy(&w->pool);
 }

@@ -19,12 +19,16 @@
 #include "config.h"
 #include "conn.h"
 #include "outbuf.h"
+#include "router.h"
 
 /* What all workers share, owned by main. */
 struct broker {
     const struct broker_config *cfg;
     atomic_uint_fast64_t connections; /* open sockets over all workers */
+    atomic_uint_fast64_t topics;      /* topics over all workers */
     atomic_bool stopping;
+    struct worker *workers;
+    struct mailboxes mailboxes;
 };
 
 struct worker {
@@ -61,6 +65,9 @@ struct worker {
     bool start_done, thread_started, ring_ready;
     int start_status;
 
+    struct router router;
+    atomic_bool idle; /* about to sleep in io_uring: peers must poke wake_fd */
+
     uint64_t now_ms;
     bool stopping;
     uint64_t drain_deadline_ms;
@@ -73,6 +80,8 @@ int worker_init(struct worker *w, unsigned id, struct broker *b, const int *list
                 unsigned listen_count);
 int worker_start(struct worker *w);
 void worker_wake(struct worker *w);
+/* Wakes worker `to` if it is asleep (after this worker sent it messages). */
+void worker_wake_peer(struct worker *w, unsigned to);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
 

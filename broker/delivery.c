@@ -1,0 +1,363 @@
+/*
+ * delivery.c - per (subscription, topic) delivery on the subscriber's
+ * worker (see delivery.h).
+ *
+ * The fast path - acks off, the connection keeping up - is one seq compare,
+ * one queue-size compare and one reference taken on the shared frame. The
+ * connection's queued bytes are the measure of a slow consumer: above
+ * slow-consumer-bytes the subscription's policy applies, and the delivery is
+ * "stalled" until the queue drains to half of that, when what was held back
+ * (a gap notice, the conflated message, the waiting queue) goes out.
+ */
+#include "delivery.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "router.h"
+#include "worker.h"
+
+/* --- msg_ring: a FIFO of frame references -------------------------------- */
+
+static int ring_push(struct msg_ring *q, struct pending_msg m)
+{
+    if (q->count == q->capacity) {
+        uint32_t capacity = q->capacity ? q->capacity * 2 : 16;
+        struct pending_msg *items = malloc(sizeof(*items) * capacity);
+        if (items == NULL)
+            return -1;
+        for (uint32_t i = 0; i < q->count; i++)
+            items[i] = q->items[(q->head + i) & (q->capacity - 1)];
+        free(q->items);
+        q->items = items;
+        q->capacity = capacity;
+        q->head = 0;
+    }
+    q->items[(q->head + q->count) & (q->capacity - 1)] = m;
+    q->count++;
+    return 0;
+}
+
+static struct pending_msg *ring_front(struct msg_ring *q)
+{
+    return &q->items[q->head];
+}
+
+static struct pending_msg *ring_at(struct msg_ring *q, uint32_t i)
+{
+    return &q->items[(q->head + i) & (q->capacity - 1)];
+}
+
+static void ring_pop(struct msg_ring *q)
+{
+    outbuf_release(q->items[q->head].frame);
+    q->head = (q->head + 1) & (q->capacity - 1);
+    q->count--;
+}
+
+static void ring_clear(struct msg_ring *q)
+{
+    while (q->count > 0)
+        ring_pop(q);
+    free(q->items);
+    memset(q, 0, sizeof(*q));
+}
+
+/* --- create / destroy ------------------------------------------------------ */
+
+struct delivery *delivery_create(struct router *r, struct subscription *sub, struct topic *t,
+                                 uint64_t head)
+{
+    struct local_topic *lt = router_local_topic(r, t, true);
+    struct delivery *d = lt ? calloc(1, sizeof(*d)) : NULL;
+    if (d == NULL) {
+        if (lt && lt->deliveries == NULL)
+            router_local_topic_drop(r, lt);
+        return NULL;
+    }
+    d->sub = sub;
+    d->lt = lt;
+    /* Where delivery starts; anything older that arrives is a duplicate. */
+    if (sub->has_from)
+        d->next_seq = (sub->from < head ? sub->from : head) + 1;
+    else if (sub->snapshot && head > 0)
+        d->next_seq = head;
+    else
+        d->next_seq = head + 1;
+    d->next_in_sub = sub->deliveries;
+    sub->deliveries = d;
+    d->next_in_topic = lt->deliveries;
+    if (lt->deliveries)
+        lt->deliveries->prev_in_topic = d;
+    lt->deliveries = d;
+    return d;
+}
+
+static void unstall(struct delivery *d)
+{
+    if (!d->stalled)
+        return;
+    struct session *s = d->sub->session;
+    for (struct delivery **pp = &s->stalled; *pp; pp = &(*pp)->next_stalled) {
+        if (*pp == d) {
+            *pp = d->next_stalled;
+            break;
+        }
+    }
+    d->stalled = false;
+}
+
+void delivery_destroy(struct router *r, struct delivery *d)
+{
+    unstall(d);
+    for (struct delivery **pp = &d->sub->deliveries; *pp; pp = &(*pp)->next_in_sub) {
+        if (*pp == d) {
+            *pp = d->next_in_sub;
+            break;
+        }
+    }
+    struct local_topic *lt = d->lt;
+    if (d->prev_in_topic)
+        d->prev_in_topic->next_in_topic = d->next_in_topic;
+    else
+        lt->deliveries = d->next_in_topic;
+    if (d->next_in_topic)
+        d->next_in_topic->prev_in_topic = d->prev_in_topic;
+    if (lt->deliveries == NULL)
+        router_local_topic_drop(r, lt);
+    if (d->conflated)
+        outbuf_release(d->conflated);
+    ring_clear(&d->unacked);
+    ring_clear(&d->waiting);
+    free(d);
+}
+
+struct delivery *subscription_delivery(struct subscription *sub, const struct topic *t)
+{
+    for (struct delivery *d = sub->deliveries; d; d = d->next_in_sub) {
+        if (d->lt->key == t)
+            return d;
+    }
+    return NULL;
+}
+
+/* --- helpers ---------------------------------------------------------------- */
+
+static struct conn *delivery_conn(const struct delivery *d)
+{
+    return d->sub->session->conn;
+}
+
+static const struct broker_config *delivery_cfg(const struct delivery *d)
+{
+    return d->sub->session->worker->cfg;
+}
+
+static bool conn_is_slow(const struct delivery *d, const struct conn *c)
+{
+    return c->sendq.bytes >= delivery_cfg(d)->slow_consumer_bytes;
+}
+
+static void stall(struct delivery *d)
+{
+    if (d->stalled)
+        return;
+    struct session *s = d->sub->session;
+    d->stalled = true;
+    d->next_stalled = s->stalled;
+    s->stalled = d;
+}
+
+static void note_gap(struct delivery *d, uint64_t seq)
+{
+    if (d->gap_from == 0)
+        d->gap_from = seq;
+    d->gap_to = seq;
+}
+
+static void announce_gap(struct delivery *d)
+{
+    if (d->gap_from == 0)
+        return;
+    session_send_gap(d->sub->session, d->lt->key, d->gap_from, d->gap_to);
+    d->gap_from = d->gap_to = 0;
+}
+
+static uint64_t backoff_ms(const struct delivery *d, uint32_t attempts)
+{
+    const struct broker_config *cfg = delivery_cfg(d);
+    uint64_t ms = cfg->ack_timeout_ms;
+    for (uint32_t i = 0; i < attempts && ms < cfg->ack_backoff_max_ms; i++)
+        ms *= 2;
+    return ms < cfg->ack_backoff_max_ms ? ms : cfg->ack_backoff_max_ms;
+}
+
+/* Manual ack: sends and remembers until acked. */
+static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq)
+{
+    uint64_t now = c->worker->now_ms;
+    if (ring_push(&d->unacked, (struct pending_msg){outbuf_ref(frame), seq,
+                                                    now + backoff_ms(d, 0), 0}) != 0) {
+        outbuf_release(frame);
+        conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    conn_send(c, outbuf_ref(frame));
+}
+
+/* Manual ack: moves waiting messages into the window while there is room. */
+static void pump_waiting(struct delivery *d, struct conn *c)
+{
+    while (d->waiting.count > 0 && d->unacked.count < d->sub->window && !conn_is_slow(d, c) &&
+           c->state == CONN_OPEN) {
+        struct pending_msg *m = ring_front(&d->waiting);
+        send_tracked(d, c, m->frame, m->seq);
+        ring_pop(&d->waiting);
+    }
+    if (d->waiting.count == 0)
+        announce_gap(d);
+}
+
+/* --- the slow-consumer policies ---------------------------------------------- */
+
+/* The subscription can't take frame now: apply its policy. */
+static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq)
+{
+    switch (d->sub->policy) {
+    case WSB_POLICY_DISCONNECT:
+        log_debug("session %016llx: slow consumer on %s, disconnecting",
+                  (unsigned long long)d->sub->session->id, d->lt->key->name);
+        conn_close(c, WS_CLOSE_POLICY_VIOLATION, "slow consumer");
+        return;
+    case WSB_POLICY_DROP:
+        note_gap(d, seq);
+        break;
+    case WSB_POLICY_CONFLATE:
+        if (d->sub->ack == WSB_ACK_MANUAL) {
+            while (d->waiting.count > 0) /* only the newest waits */
+                ring_pop(&d->waiting);
+            if (ring_push(&d->waiting, (struct pending_msg){outbuf_ref(frame), seq, 0, 0}) != 0)
+                outbuf_release(frame);
+        } else {
+            if (d->conflated)
+                outbuf_release(d->conflated);
+            d->conflated = outbuf_ref(frame);
+        }
+        break;
+    }
+    stall(d);
+}
+
+void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq)
+{
+    struct conn *c = delivery_conn(d);
+    if (d->sub->closing || seq < d->next_seq || c == NULL || c->state != CONN_OPEN)
+        return;
+    d->next_seq = seq + 1;
+    if (d->sub->ack == WSB_ACK_NONE) {
+        if (!d->stalled && !conn_is_slow(d, c))
+            conn_send(c, outbuf_ref(frame));
+        else
+            hold_back(d, c, frame, seq);
+        return;
+    }
+    if (d->waiting.count == 0 && d->gap_from == 0 && d->unacked.count < d->sub->window &&
+        !conn_is_slow(d, c)) {
+        send_tracked(d, c, frame, seq);
+    } else if (d->gap_from == 0 && d->waiting.count < delivery_cfg(d)->sub_queue) {
+        if (ring_push(&d->waiting, (struct pending_msg){outbuf_ref(frame), seq, 0, 0}) != 0) {
+            outbuf_release(frame);
+            conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+        if (conn_is_slow(d, c))
+            stall(d);
+    } else {
+        hold_back(d, c, frame, seq);
+    }
+}
+
+void local_topic_deliver(struct local_topic *lt, struct outbuf *frame, uint64_t seq)
+{
+    for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic)
+        delivery_offer(d, frame, seq);
+}
+
+void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)
+{
+    if (d->sub->closing || delivery_conn(d) == NULL)
+        return;
+    session_send_gap(d->sub->session, d->lt->key, from, to);
+    if (d->next_seq <= to)
+        d->next_seq = to + 1;
+}
+
+/* --- manual acks --------------------------------------------------------------- */
+
+void delivery_ack(struct delivery *d, uint64_t seq)
+{
+    while (d->unacked.count > 0 && ring_front(&d->unacked)->seq <= seq)
+        ring_pop(&d->unacked);
+    struct conn *c = delivery_conn(d);
+    if (c)
+        pump_waiting(d, c);
+}
+
+void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
+{
+    struct conn *c = delivery_conn(d);
+    for (uint32_t i = 0; i < d->unacked.count && c && c->state == CONN_OPEN; i++) {
+        struct pending_msg *m = ring_at(&d->unacked, i);
+        if (m->due_ms > now_ms || conn_is_slow(d, c))
+            continue;
+        const uint8_t *envelope = outbuf_payload(m->frame);
+        size_t len = m->frame->len - (size_t)(envelope - m->frame->data);
+        struct outbuf *b = conn_alloc_outbuf(c, len + 8);
+        size_t n = b ? wsb_msg_write_redelivery(outbuf_payload(b), b->capacity, envelope, len) : 0;
+        if (n == 0) {
+            if (b)
+                outbuf_release(b);
+            conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+            return;
+        }
+        outbuf_seal_frame(b, n, WS_OP_BINARY);
+        conn_send(c, b);
+        m->attempts++;
+        m->due_ms = now_ms + backoff_ms(d, m->attempts);
+    }
+}
+
+/* --- stalled deliveries --------------------------------------------------------- */
+
+void delivery_resume_stalled(struct session *s)
+{
+    while (s->stalled && s->conn && s->conn->state == CONN_OPEN &&
+           s->conn->sendq.bytes < s->worker->cfg->slow_consumer_bytes / 2) {
+        struct delivery *d = s->stalled;
+        s->stalled = d->next_stalled;
+        d->stalled = false;
+        if (d->sub->ack == WSB_ACK_MANUAL) {
+            /* What still waits behind a full window moves on with the acks. */
+            pump_waiting(d, s->conn);
+            if (d->waiting.count > 0 && conn_is_slow(d, s->conn))
+                stall(d);
+            continue;
+        }
+        announce_gap(d);
+        if (d->conflated) {
+            conn_send(s->conn, d->conflated);
+            d->conflated = NULL;
+        }
+    }
+}
+
+void delivery_forget_stalled(struct session *s)
+{
+    while (s->stalled) {
+        struct delivery *d = s->stalled;
+        s->stalled = d->next_stalled;
+        d->stalled = false;
+    }
+}

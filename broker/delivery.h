@@ -1,0 +1,78 @@
+/*
+ * delivery.h - how one subscription receives one topic, on the
+ * subscriber's worker: duplicate filtering by seq, the slow-consumer
+ * policies, and for manual acks the in-flight window, the queue behind it
+ * and retransmission with exponential backoff (docs/protocol.md 4.5, 4.6).
+ *
+ * Frames are shared: a delivery holds references to the very frame the
+ * owner sequenced, never a copy; only a retransmission (`re: true`) makes a
+ * new frame.
+ */
+#ifndef WSB_DELIVERY_H
+#define WSB_DELIVERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "outbuf.h"
+#include "session.h"
+
+struct router;
+
+struct pending_msg {
+    struct outbuf *frame;
+    uint64_t seq;
+    uint64_t due_ms; /* unacked: next retransmission */
+    uint32_t attempts;
+};
+
+struct msg_ring {
+    struct pending_msg *items; /* capacity a power of two */
+    uint32_t capacity, head, count;
+};
+
+struct delivery {
+    struct subscription *sub;
+    struct local_topic *lt;
+    struct delivery *next_in_sub;
+    struct delivery *next_in_topic, *prev_in_topic;
+    uint64_t next_seq;         /* lower seqs are duplicates */
+    uint64_t gap_from, gap_to; /* dropped, not yet announced (0: none) */
+    struct outbuf *conflated;  /* conflate: the newest message held back */
+    struct msg_ring unacked;   /* manual: sent, not acked (<= window) */
+    struct msg_ring waiting;   /* manual: beyond the window (<= sub-queue) */
+    bool stalled;              /* on the session's stalled list */
+    struct delivery *next_stalled;
+};
+
+/* Local topics: the subscriber side's index from a topic to its deliveries. */
+struct local_topic {
+    struct topic *key;
+    struct delivery *deliveries;
+    struct local_topic *hash_next;
+};
+
+/* Attaches sub to topic t (head: the topic's last seq when attached). */
+struct delivery *delivery_create(struct router *r, struct subscription *sub, struct topic *t,
+                                 uint64_t head);
+void delivery_destroy(struct router *r, struct delivery *d);
+
+/* The delivery of sub for topic t, or NULL. */
+struct delivery *subscription_delivery(struct subscription *sub, const struct topic *t);
+
+/* A frame for one delivery (live, replayed on resume, or snapshot). */
+void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq);
+/* Offers a live message to every delivery of a local topic. */
+void local_topic_deliver(struct local_topic *lt, struct outbuf *frame, uint64_t seq);
+/* The owner could not supply from..to (no longer retained). */
+void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to);
+/* Manual ack: everything up to seq. */
+void delivery_ack(struct delivery *d, uint64_t seq);
+/* Manual ack: resends what is due. */
+void delivery_retransmit_due(struct delivery *d, uint64_t now_ms);
+/* The connection can take more: flush what slow consumers held back. */
+void delivery_resume_stalled(struct session *s);
+/* The connection is gone: nothing more will be flushed. */
+void delivery_forget_stalled(struct session *s);
+
+#endif

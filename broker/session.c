@@ -1,0 +1,441 @@
+/*
+ * session.c - the /v1 endpoint: requests in, envelopes out (docs/protocol.md).
+ *
+ * Each request envelope is decoded by proto/ (zero-copy), checked against
+ * the session's state, and turned into a router call; errors become `error`
+ * envelopes at one place, session_error(), which also closes a connection
+ * that keeps misbehaving. The subscriber side of delivery (windows, slow
+ * consumers) is in delivery.c.
+ */
+#include "session.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "conn.h"
+#include "delivery.h"
+#include "log.h"
+#include "router.h"
+#include "topic.h"
+#include "worker.h"
+
+static struct router *session_router(const struct session *s)
+{
+    return &s->worker->router;
+}
+
+/* --- lifetime ------------------------------------------------------------- */
+
+static void session_unref(struct session *s)
+{
+    if (--s->refs == 0)
+        free(s);
+}
+
+static void subscription_free(struct subscription *sub)
+{
+    struct session *s = sub->session;
+    for (struct subscription **pp = &s->subs; *pp; pp = &(*pp)->next) {
+        if (*pp == sub) {
+            *pp = sub->next;
+            break;
+        }
+    }
+    free(sub->topic);
+    free(sub);
+    session_unref(s);
+}
+
+/* Stops delivery at once and asks every owner to forget the subscription. */
+static void subscription_close(struct subscription *sub)
+{
+    struct session *s = sub->session;
+    while (sub->deliveries)
+        delivery_destroy(session_router(s), sub->deliveries);
+    s->sub_count--;
+    router_unsubscribe(session_router(s), sub);
+}
+
+/* --- sending envelopes -------------------------------------------------- */
+
+/* A pooled buffer for an envelope of at most cap bytes, or NULL when the
+ * connection is gone (or out of memory, which closes it). */
+static struct outbuf *envelope_buf(struct session *s, size_t cap)
+{
+    if (s->conn == NULL)
+        return NULL;
+    struct outbuf *b = conn_alloc_outbuf(s->conn, cap);
+    if (b == NULL)
+        conn_close(s->conn, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+    return b;
+}
+
+static void envelope_send(struct session *s, struct outbuf *b, size_t len)
+{
+    if (len == 0) { /* cap was too small: a bug, never the client's fault */
+        log_error("envelope did not fit its buffer");
+        outbuf_release(b);
+        return;
+    }
+    outbuf_seal_frame(b, len, WS_OP_BINARY);
+    conn_send(s->conn, b);
+}
+
+/* Room for an envelope's fixed parts, plus the variable strings. */
+#define ENVELOPE_SLACK 160
+
+#define SEND_ENVELOPE(s, extra, encoder, ...)                                                      \
+    do {                                                                                           \
+        struct outbuf *b_ = envelope_buf((s), ENVELOPE_SLACK + (extra));                          \
+        if (b_)                                                                                    \
+            envelope_send((s), b_, encoder(outbuf_payload(b_), b_->capacity, __VA_ARGS__));        \
+    } while (0)
+
+static struct ws_str topic_str(const struct topic *t)
+{
+    return (struct ws_str){t->name, t->name_len};
+}
+
+void session_send_gap(struct session *s, const struct topic *t, uint64_t from, uint64_t to)
+{
+    SEND_ENVELOPE(s, t->name_len, wsb_encode_gap, topic_str(t), from, to);
+}
+
+/* The one place a request's failure is reported. */
+static void session_error(struct session *s, enum wsb_err code, const char *text, bool has_id,
+                          uint64_t id, struct ws_str op)
+{
+    SEND_ENVELOPE(s, strlen(text) + op.len, wsb_encode_error, code, text, has_id, id, op);
+    log_debug("session %016" PRIx64 ": error %d (%s): %s", s->id, (int)code, wsb_err_name(code),
+              text);
+    if (++s->errors >= s->worker->cfg->max_errors && s->conn)
+        conn_close(s->conn, WS_CLOSE_POLICY_VIOLATION, "too many protocol errors");
+}
+
+static void request_error(struct session *s, const struct wsb_request *req, enum wsb_err code,
+                          const char *text)
+{
+    static const char *const op_names[] = {"", "hello", "sub", "unsub", "pub", "ack", "replay",
+                                           "ping"};
+    const char *op = op_names[req->op];
+    session_error(s, code, text, req->has_id, req->id, (struct ws_str){op, strlen(op)});
+}
+
+/* --- requests ------------------------------------------------------------- */
+
+static int parse_session_id(struct ws_str text, uint64_t *out)
+{
+    if (text.len == 0 || text.len > 16)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < text.len; i++) {
+        char ch = text.ptr[i];
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+static struct wsb_limits session_limits(const struct session *s)
+{
+    const struct broker_config *cfg = s->worker->cfg;
+    return (struct wsb_limits){
+        .max_envelope = cfg->max_envelope,
+        .max_topic = WSB_TOPIC_MAX_BYTES,
+        .max_subscriptions = cfg->max_subscriptions,
+        .max_window = cfg->max_window,
+    };
+}
+
+static void on_hello(struct session *s, const struct wsb_request *req)
+{
+    if (s->hello_done) {
+        request_error(s, req, WSB_ERR_DUPLICATE_HELLO, "hello was already sent");
+        return;
+    }
+    if (ws_str_present(req->session) && parse_session_id(req->session, &s->id) != 0) {
+        request_error(s, req, WSB_ERR_BAD_FIELD, "field 'session' is not a session id");
+        return;
+    }
+    s->hello_done = true;
+    char id[17];
+    snprintf(id, sizeof(id), "%016" PRIx64, s->id);
+    struct wsb_limits limits = session_limits(s);
+    SEND_ENVELOPE(s, 64, wsb_encode_welcome, (struct ws_str){id, 16}, &limits);
+}
+
+static struct subscription *session_find_sub(struct session *s, struct ws_str topic)
+{
+    for (struct subscription *sub = s->subs; sub; sub = sub->next) {
+        if (!sub->closing && sub->topic_len == topic.len &&
+            memcmp(sub->topic, topic.ptr, topic.len) == 0)
+            return sub;
+    }
+    return NULL;
+}
+
+static void on_sub(struct session *s, const struct wsb_request *req)
+{
+    if (s->sub_count >= s->worker->cfg->max_subscriptions) {
+        request_error(s, req, WSB_ERR_TOO_MANY_SUBSCRIPTIONS, "too many subscriptions");
+        return;
+    }
+    if (session_find_sub(s, req->topic)) {
+        request_error(s, req, WSB_ERR_ALREADY_SUBSCRIBED, "already subscribed to this topic");
+        return;
+    }
+    struct subscription *sub = calloc(1, sizeof(*sub));
+    char *topic = malloc(req->topic.len + 1);
+    if (sub == NULL || topic == NULL) {
+        free(sub);
+        free(topic);
+        request_error(s, req, WSB_ERR_OVERLOADED, "out of memory");
+        return;
+    }
+    memcpy(topic, req->topic.ptr, req->topic.len);
+    topic[req->topic.len] = '\0';
+    *sub = (struct subscription){
+        .session = s,
+        .topic = topic,
+        .topic_len = req->topic.len,
+        .pattern = topic_classify(req->topic) == TOPIC_PATTERN,
+        .has_id = req->has_id,
+        .id = req->id,
+        .has_from = req->has_from,
+        .from = req->from,
+        .snapshot = req->snapshot && !req->has_from,
+        .ack = req->ack,
+        .window = (uint32_t)req->window,
+        .policy = req->policy,
+        .next = s->subs,
+    };
+    s->subs = sub;
+    s->sub_count++;
+    s->refs++;
+    router_subscribe(session_router(s), sub);
+}
+
+static void on_unsub(struct session *s, const struct wsb_request *req)
+{
+    struct subscription *sub = session_find_sub(s, req->topic);
+    if (sub == NULL) {
+        request_error(s, req, WSB_ERR_NOT_SUBSCRIBED, "no subscription with this topic");
+        return;
+    }
+    subscription_close(sub);
+}
+
+static void on_pub(struct session *s, const struct wsb_request *req)
+{
+    unsigned flags = (req->confirm ? XMSG_CONFIRM : 0) | (req->has_id ? XMSG_HAS_ID : 0);
+    if (router_publish(session_router(s), s, req->topic, req->data, req->id, flags) != 0)
+        request_error(s, req, WSB_ERR_OVERLOADED, "out of memory");
+}
+
+static void on_ack(struct session *s, const struct wsb_request *req)
+{
+    for (struct subscription *sub = s->subs; sub; sub = sub->next) {
+        if (sub->closing || sub->ack != WSB_ACK_MANUAL)
+            continue;
+        for (struct delivery *d = sub->deliveries; d; d = d->next_in_sub) {
+            const struct topic *t = d->lt->key;
+            if (t->name_len == req->topic.len && memcmp(t->name, req->topic.ptr, t->name_len) == 0)
+                delivery_ack(d, req->seq);
+        }
+    }
+}
+
+static void on_replay(struct session *s, const struct wsb_request *req)
+{
+    uint64_t to = req->has_to ? req->to : UINT64_MAX;
+    if (router_replay(session_router(s), s, req->topic, req->from, to, req->has_id, req->id) != 0)
+        request_error(s, req, WSB_ERR_OVERLOADED, "out of memory");
+}
+
+static void on_request(struct session *s, const struct wsb_request *req)
+{
+    if (!s->hello_done && req->op != WSB_OP_HELLO) {
+        request_error(s, req, WSB_ERR_HELLO_REQUIRED, "the first envelope must be hello");
+        return;
+    }
+    switch (req->op) {
+    case WSB_OP_HELLO:
+        on_hello(s, req);
+        return;
+    case WSB_OP_SUB:
+        on_sub(s, req);
+        return;
+    case WSB_OP_UNSUB:
+        on_unsub(s, req);
+        return;
+    case WSB_OP_PUB:
+        on_pub(s, req);
+        return;
+    case WSB_OP_ACK:
+        on_ack(s, req);
+        return;
+    case WSB_OP_REPLAY:
+        on_replay(s, req);
+        return;
+    case WSB_OP_PING:
+        SEND_ENVELOPE(s, 0, wsb_encode_pong, req->has_id, req->id);
+        return;
+    }
+}
+
+/* --- the route ------------------------------------------------------------ */
+
+static void pubsub_on_open(struct conn *c)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    s->conn = c;
+    s->worker = c->worker;
+    s->refs = 1; /* the connection's */
+    if (getrandom(&s->id, sizeof(s->id), 0) != sizeof(s->id))
+        s->id = (uint64_t)(uintptr_t)s ^ c->worker->now_ms;
+    c->app = s;
+}
+
+static void pubsub_on_message(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
+{
+    struct session *s = c->app;
+    if (s == NULL)
+        return;
+    if (opcode == WS_OP_TEXT) {
+        session_error(s, WSB_ERR_TEXT_MESSAGE, "envelopes are binary msgpack messages", false, 0,
+                      (struct ws_str){NULL, 0});
+        return;
+    }
+    struct wsb_limits limits = session_limits(s);
+    struct wsb_request req;
+    struct wsb_decode_error err;
+    if (wsb_request_decode(payload, len, &limits, &req, &err) != WSB_OK) {
+        session_error(s, err.code, err.text, err.has_id, err.id, err.op);
+        return;
+    }
+    on_request(s, &req);
+}
+
+static void pubsub_on_close(struct conn *c)
+{
+    struct session *s = c->app;
+    if (s == NULL)
+        return;
+    c->app = NULL;
+    s->conn = NULL;
+    delivery_forget_stalled(s);
+    for (struct subscription *sub = s->subs; sub; sub = sub->next) {
+        if (!sub->closing)
+            subscription_close(sub);
+    }
+    session_unref(s);
+}
+
+static void pubsub_on_writable(struct conn *c)
+{
+    struct session *s = c->app;
+    if (s)
+        delivery_resume_stalled(s);
+}
+
+static void pubsub_on_tick(struct conn *c, uint64_t now_ms)
+{
+    struct session *s = c->app;
+    if (s == NULL)
+        return;
+    for (struct subscription *sub = s->subs; sub && s->conn; sub = sub->next) {
+        if (sub->closing || sub->ack != WSB_ACK_MANUAL)
+            continue;
+        for (struct delivery *d = sub->deliveries; d && s->conn; d = d->next_in_sub)
+            delivery_retransmit_due(d, now_ms);
+    }
+}
+
+const struct route pubsub_route = {
+    .path = "/v1",
+    .subprotocol = WSB_SUBPROTOCOL,
+    .on_open = pubsub_on_open,
+    .on_message = pubsub_on_message,
+    .on_close = pubsub_on_close,
+    .on_writable = pubsub_on_writable,
+    .on_tick = pubsub_on_tick,
+};
+
+/* --- answers from owners --------------------------------------------------- */
+
+void session_on_confirm(struct session *s, uint64_t id, bool confirm, const struct topic *t,
+                        uint64_t seq, enum wsb_err code)
+{
+    if (code != WSB_OK) {
+        const char *reason = code == WSB_ERR_OVERLOADED ? "topic limit reached" : "rejected";
+        if (confirm)
+            SEND_ENVELOPE(s, strlen(reason), wsb_encode_reject, true, id, code, reason);
+        else
+            session_error(s, code, reason, true, id, (struct ws_str){"pub", 3});
+    } else if (confirm) {
+        SEND_ENVELOPE(s, t->name_len, wsb_encode_confirm, id, topic_str(t), seq);
+    }
+    if (confirm)
+        session_unref(s);
+}
+
+void session_on_attach(struct subscription *sub, struct topic *t, uint64_t head, uint64_t oldest)
+{
+    struct session *s = sub->session;
+    if (sub->closing)
+        return;
+    if (delivery_create(session_router(s), sub, t, head) == NULL) {
+        if (s->conn)
+            conn_close(s->conn, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    SEND_ENVELOPE(s, sub->topic_len + t->name_len, wsb_encode_subscribed, sub->has_id, sub->id,
+                  (struct ws_str){sub->topic, sub->topic_len}, topic_str(t), head, oldest);
+}
+
+void session_on_registered(struct subscription *sub)
+{
+    if (--sub->owners_registering > 0 || sub->closing)
+        return;
+    SEND_ENVELOPE(sub->session, sub->topic_len, wsb_encode_subscribed, sub->has_id, sub->id,
+                  (struct ws_str){sub->topic, sub->topic_len}, (struct ws_str){NULL, 0}, 0, 0);
+}
+
+void session_on_unsubscribed(struct subscription *sub)
+{
+    if (--sub->owners_pending == 0)
+        subscription_free(sub);
+}
+
+void session_on_replay_frame(struct session *s, struct outbuf *frame)
+{
+    if (s->conn)
+        conn_send(s->conn, outbuf_ref(frame));
+}
+
+void session_on_replay_gap(struct session *s, const struct topic *t, uint64_t from, uint64_t to)
+{
+    session_send_gap(s, t, from, to);
+}
+
+void session_on_replay_done(struct session *s, void *replay, uint64_t to, uint64_t count)
+{
+    struct replay_req *req = replay;
+    SEND_ENVELOPE(s, req->topic_len, wsb_encode_replayed, req->has_id, req->id,
+                  (struct ws_str){req->topic, req->topic_len}, req->from, to, count);
+    free(req);
+    session_unref(s);
+}
