@@ -43,7 +43,7 @@ import time
 LISTENING_RE = re.compile(r"listening on ws://(\S+):(\d+)")
 
 # Lines that mean a sanitizer build found a bug, even if the exit status was 0.
-SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:")
 
 DEFAULT_START_TIMEOUT_S = 10.0
 # The broker waits up to drain-timeout (5 s by default) for clients to close
