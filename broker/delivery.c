@@ -338,6 +338,8 @@ void delivery_resume_stalled(struct session *s)
         struct delivery *d = s->stalled;
         s->stalled = d->next_stalled;
         d->stalled = false;
+        if (d->sub->closing)
+            continue;
         if (d->sub->ack == WSB_ACK_MANUAL) {
             /* What still waits behind a full window moves on with the acks. */
             pump_waiting(d, s->conn);

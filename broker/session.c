@@ -49,12 +49,16 @@ static void subscription_free(struct subscription *sub)
     session_unref(s);
 }
 
-/* Stops delivery at once and asks every owner to forget the subscription. */
+/*
+ * Stops delivery at once (closing deliveries take nothing more) and asks
+ * every owner to forget the subscription. The deliveries themselves are
+ * destroyed only when the owners have answered: this may run inside a loop
+ * over a topic's deliveries (a slow consumer being disconnected), which must
+ * not see them vanish.
+ */
 static void subscription_close(struct subscription *sub)
 {
     struct session *s = sub->session;
-    while (sub->deliveries)
-        delivery_destroy(session_router(s), sub->deliveries);
     s->sub_count--;
     router_unsubscribe(session_router(s), sub);
 }
@@ -104,6 +108,13 @@ void session_send_gap(struct session *s, const struct topic *t, uint64_t from, u
     SEND_ENVELOPE(s, t->name_len, wsb_encode_gap, topic_str(t), from, to);
 }
 
+/* Repeated abuse closes the connection (docs/protocol.md section 5). */
+static void session_count_error(struct session *s)
+{
+    if (++s->errors >= s->worker->cfg->max_errors && s->conn)
+        conn_close(s->conn, WS_CLOSE_POLICY_VIOLATION, "too many protocol errors");
+}
+
 /* The one place a request's failure is reported. */
 static void session_error(struct session *s, enum wsb_err code, const char *text, bool has_id,
                           uint64_t id, struct ws_str op)
@@ -111,8 +122,7 @@ static void session_error(struct session *s, enum wsb_err code, const char *text
     SEND_ENVELOPE(s, strlen(text) + op.len, wsb_encode_error, code, text, has_id, id, op);
     log_debug("session %016" PRIx64 ": error %d (%s): %s", s->id, (int)code, wsb_err_name(code),
               text);
-    if (++s->errors >= s->worker->cfg->max_errors && s->conn)
-        conn_close(s->conn, WS_CLOSE_POLICY_VIOLATION, "too many protocol errors");
+    session_count_error(s);
 }
 
 static void request_error(struct session *s, const struct wsb_request *req, enum wsb_err code,
@@ -323,6 +333,13 @@ static void pubsub_on_message(struct conn *c, uint8_t opcode, const uint8_t *pay
     struct wsb_request req;
     struct wsb_decode_error err;
     if (wsb_request_decode(payload, len, &limits, &req, &err) != WSB_OK) {
+        if (ws_str_eq(err.op, "pub") && err.has_id) {
+            /* A publish with an id is answered by confirm or reject. */
+            SEND_ENVELOPE(s, strlen(err.text), wsb_encode_reject, true, err.id, err.code,
+                          err.text);
+            session_count_error(s);
+            return;
+        }
         session_error(s, err.code, err.text, err.has_id, err.id, err.op);
         return;
     }
@@ -416,8 +433,11 @@ void session_on_registered(struct subscription *sub)
 
 void session_on_unsubscribed(struct subscription *sub)
 {
-    if (--sub->owners_pending == 0)
-        subscription_free(sub);
+    if (--sub->owners_pending > 0)
+        return;
+    while (sub->deliveries)
+        delivery_destroy(session_router(sub->session), sub->deliveries);
+    subscription_free(sub);
 }
 
 void session_on_replay_frame(struct session *s, struct outbuf *frame)
