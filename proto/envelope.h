@@ -56,6 +56,17 @@ enum wsb_op { WSB_OP_HELLO = 1, WSB_OP_SUB, WSB_OP_UNSUB, WSB_OP_PUB, WSB_OP_ACK
 enum wsb_ack_mode { WSB_ACK_NONE = 0, WSB_ACK_MANUAL = 1 };
 enum wsb_policy { WSB_POLICY_DROP = 0, WSB_POLICY_DISCONNECT = 1, WSB_POLICY_CONFLATE = 2 };
 
+/* Defaults of struct wsb_limits (used where limits is NULL). */
+#define WSB_DEFAULT_MAX_ENVELOPE      (1024 * 1024)
+#define WSB_DEFAULT_MAX_TOPIC         255
+#define WSB_DEFAULT_MAX_SUBSCRIPTIONS 1000
+#define WSB_DEFAULT_MAX_WINDOW        65536
+
+/* The key of the `error` envelope's "op it refers to": the table in
+ * docs/protocol.md calls it `op`, which would collide with the envelope's
+ * own `op` key in the same map. */
+#define WSB_ERROR_OP_KEY "ref_op"
+
 /* Limits the decoder enforces and `welcome` announces. */
 struct wsb_limits {
     uint64_t max_envelope;      /* bytes; larger -> WSB_ERR_TOO_LARGE */
@@ -115,6 +126,8 @@ size_t wsb_encode_msg(uint8_t *out, size_t cap, struct ws_str topic, uint64_t se
                       struct ws_str data, bool redelivered);
 size_t wsb_encode_welcome(uint8_t *out, size_t cap, struct ws_str session,
                           const struct wsb_limits *limits);
+/* match absent (ptr NULL): the pattern-level confirmation, without match,
+ * head and oldest. */
 size_t wsb_encode_subscribed(uint8_t *out, size_t cap, bool has_id, uint64_t id,
                              struct ws_str topic, struct ws_str match, uint64_t head,
                              uint64_t oldest);
