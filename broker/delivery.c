@@ -157,7 +157,7 @@ static const struct broker_config *delivery_cfg(const struct delivery *d)
 
 static bool conn_is_slow(const struct delivery *d, const struct conn *c)
 {
-    return c->sendq.bytes >= delivery_cfg(d)->slow_consumer_bytes;
+    return c->sendq.bytes > delivery_cfg(d)->slow_consumer_bytes;
 }
 
 static void stall(struct delivery *d)

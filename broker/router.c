@@ -293,9 +293,8 @@ static void owner_on_subscribe(struct router *r, struct xmsg *m)
         struct topic *t = topic_get(r, sub_topic(sub));
         if (t)
             attach(r, t, sub, worker);
-        else
-            log_warn("worker %u: topic limit reached; subscription to %s not attached", r->self,
-                     sub->topic);
+        else /* X_ATTACH without a topic: refused */
+            send_to_sub(r, worker, X_ATTACH, sub, NULL, NULL, 0, 0);
         return;
     }
     struct pattern_reg *p = malloc(sizeof(*p));
@@ -364,8 +363,11 @@ static void dedup_record(struct topic *t, uint64_t session, uint64_t id, uint64_
 static void reply_confirm(struct router *r, struct xmsg *pub, struct topic *t, uint64_t seq,
                           enum wsb_err code)
 {
-    struct xmsg m = {.kind = X_CONFIRM, .flags = pub->flags, .session = pub->session,
-                     .topic = t, .id = pub->id, .u1 = seq, .code = (uint16_t)code};
+    /* Without confirm the publisher holds no reference on the session, so
+     * the answer (an error) names it by serial, looked up on arrival. */
+    struct xmsg m = {.kind = X_CONFIRM, .flags = pub->flags, .topic = t, .id = pub->id,
+                     .u1 = seq, .u2 = pub->u1, .code = (uint16_t)code,
+                     .session = (pub->flags & XMSG_CONFIRM) ? pub->session : NULL};
     router_send(r, pub->from_worker, &m);
 }
 
@@ -526,8 +528,11 @@ static void router_handle(struct router *r, struct xmsg *m)
         owner_on_replay(r, m);
         break;
     case X_CONFIRM:
-        session_on_confirm(m->session, m->id, m->flags & XMSG_CONFIRM, m->topic, m->u1,
-                           (enum wsb_err)m->code);
+        if (m->flags & XMSG_CONFIRM)
+            session_on_confirm(m->session, m->id, m->topic, m->u1, (enum wsb_err)m->code);
+        else
+            session_on_publish_error(r->worker, m->u2, m->flags & XMSG_HAS_ID, m->id,
+                                     (enum wsb_err)m->code);
         break;
     case X_ATTACH:
         session_on_attach(m->sub, m->topic, m->u1, m->u2);
@@ -610,7 +615,7 @@ int router_publish(struct router *r, struct session *s, struct ws_str topic, str
     if (frame == NULL)
         return -1;
     struct xmsg m = {.kind = X_PUBLISH, .flags = (uint8_t)flags, .session = s, .frame = frame,
-                     .id = id, .u2 = s->id};
+                     .id = id, .u1 = s->serial, .u2 = s->id};
     if (wsb_msg_template_write(outbuf_payload(frame), len, topic, data, &m.tmpl) != 0) {
         outbuf_release(frame);
         return -1;

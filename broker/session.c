@@ -314,6 +314,7 @@ static void pubsub_on_open(struct conn *c)
     s->conn = c;
     s->worker = c->worker;
     s->refs = 1; /* the connection's */
+    s->serial = ++c->worker->session_serial;
     if (getrandom(&s->id, sizeof(s->id), 0) != sizeof(s->id))
         s->id = (uint64_t)(uintptr_t)s ^ c->worker->now_ms;
     c->app = s;
@@ -393,20 +394,30 @@ const struct route pubsub_route = {
 
 /* --- answers from owners --------------------------------------------------- */
 
-void session_on_confirm(struct session *s, uint64_t id, bool confirm, const struct topic *t,
-                        uint64_t seq, enum wsb_err code)
+void session_on_confirm(struct session *s, uint64_t id, const struct topic *t, uint64_t seq,
+                        enum wsb_err code)
 {
     if (code != WSB_OK) {
         const char *reason = code == WSB_ERR_OVERLOADED ? "topic limit reached" : "rejected";
-        if (confirm)
-            SEND_ENVELOPE(s, strlen(reason), wsb_encode_reject, true, id, code, reason);
-        else
-            session_error(s, code, reason, true, id, (struct ws_str){"pub", 3});
-    } else if (confirm) {
+        SEND_ENVELOPE(s, strlen(reason), wsb_encode_reject, true, id, code, reason);
+    } else {
         SEND_ENVELOPE(s, t->name_len, wsb_encode_confirm, id, topic_str(t), seq);
     }
-    if (confirm)
-        session_unref(s);
+    session_unref(s);
+}
+
+void session_on_publish_error(struct worker *w, uint64_t serial, bool has_id, uint64_t id,
+                              enum wsb_err code)
+{
+    /* A rare path (a refused publish): a scan of the worker's connections. */
+    for (struct conn *c = w->conns; c; c = c->next) {
+        struct session *s = c->route == &pubsub_route ? c->app : NULL;
+        if (s && s->serial == serial) {
+            const char *text = code == WSB_ERR_OVERLOADED ? "topic limit reached" : "rejected";
+            session_error(s, code, text, has_id, id, (struct ws_str){"pub", 3});
+            return;
+        }
+    }
 }
 
 void session_on_attach(struct subscription *sub, struct topic *t, uint64_t head, uint64_t oldest)
@@ -414,6 +425,11 @@ void session_on_attach(struct subscription *sub, struct topic *t, uint64_t head,
     struct session *s = sub->session;
     if (sub->closing)
         return;
+    if (t == NULL) {
+        session_error(s, WSB_ERR_OVERLOADED, "topic limit reached", sub->has_id, sub->id,
+                      (struct ws_str){"sub", 3});
+        return;
+    }
     if (delivery_create(session_router(s), sub, t, head) == NULL) {
         if (s->conn)
             conn_close(s->conn, WS_CLOSE_INTERNAL_ERROR, "out of memory");

@@ -50,7 +50,8 @@ struct subscription {
 struct session {
     struct conn *conn; /* NULL once the connection has closed */
     struct worker *worker;
-    uint64_t id;
+    uint64_t id;     /* the protocol's session id (may be resumed by a client) */
+    uint64_t serial; /* unique on its worker, never reused */
     bool hello_done;
     unsigned errors;
     unsigned refs;
@@ -63,8 +64,12 @@ extern const struct route pubsub_route;
 
 /* --- called by the router (subscriber side) --------------------------- */
 
-void session_on_confirm(struct session *s, uint64_t id, bool confirm, const struct topic *t,
-                        uint64_t seq, enum wsb_err code);
+void session_on_confirm(struct session *s, uint64_t id, const struct topic *t, uint64_t seq,
+                        enum wsb_err code);
+/* A fire-and-forget publish was refused; the session, found by its serial,
+ * may be gone. */
+void session_on_publish_error(struct worker *w, uint64_t serial, bool has_id, uint64_t id,
+                              enum wsb_err code);
 void session_on_attach(struct subscription *sub, struct topic *t, uint64_t head,
                        uint64_t oldest);
 void session_on_registered(struct subscription *sub);

@@ -66,6 +66,7 @@ struct worker {
     int start_status;
 
     struct router router;
+    uint64_t session_serial; /* last session serial handed out */
     atomic_bool idle; /* about to sleep in io_uring: peers must poke wake_fd */
 
     uint64_t now_ms;

@@ -27,13 +27,14 @@ struct outbuf;
 
 enum xmsg_kind {
     /* subscriber's / publisher's worker -> topic owner */
-    X_PUBLISH,     /* frame, session, id, flags; tmpl: where to stamp */
+    X_PUBLISH,     /* frame, session (serial in u1, id in u2), client id, flags; tmpl */
     X_SUBSCRIBE,   /* sub (pattern or topic inside it) */
     X_UNSUBSCRIBE, /* sub */
     X_REPLAY,      /* replay: a heap request, answered with X_REPLAY_DONE */
     /* topic owner -> subscriber's / publisher's worker */
-    X_CONFIRM,      /* session, id, topic, seq; or code != 0: reject */
-    X_ATTACH,       /* sub, topic, head (u1), oldest (u2) */
+    X_CONFIRM,      /* session (XMSG_CONFIRM) or its serial (u2), id, topic, seq (u1);
+                       code != 0: refused */
+    X_ATTACH,       /* sub, topic, head (u1), oldest (u2); topic NULL: refused */
     X_DELIVER,      /* topic, frame, seq (u1): to every local delivery of topic */
     X_DELIVER_ONE,  /* sub, topic, frame, seq (u1): to one subscription (replay, snapshot) */
     X_GAP,          /* sub, topic, from (u1), to (u2) */
