@@ -80,7 +80,7 @@ static const struct option_spec options[] = {
     {"sub-queue", OPT_UINT, FIELD(sub_queue), 1, 100000000, "N",
      "messages waiting beyond a manual-ack window, per subscription (default 10000)"},
     {"slow-consumer-bytes", OPT_UINT, FIELD(slow_consumer_bytes), 1024, 4096 * MIB, "BYTES",
-     "queued bytes that make a subscriber slow: its policy applies (default 4194304)"},
+     "queued bytes that make a subscriber slow: its policy applies (default 1048576)"},
     {"xring-entries", OPT_UINT, FIELD(xring_entries), 64, 1048576, "N",
      "slots in each worker-to-worker ring, a power of two (default 4096)"},
     {"retention", OPT_RETENTION, 0, 0, 0, "'PATTERN [messages=N] [bytes=N] [age=MS]'",
@@ -116,7 +116,7 @@ void config_init_defaults(struct broker_config *cfg)
     cfg->ack_timeout_ms = 1000;
     cfg->ack_backoff_max_ms = 30000;
     cfg->sub_queue = 10000;
-    cfg->slow_consumer_bytes = 4 * MIB;
+    cfg->slow_consumer_bytes = 1 * MIB;
     cfg->xring_entries = 4096;
     cfg->retention_count = 0;
 }

@@ -1,0 +1,1829 @@
+/*
+ * fanout_load.c - load generator for wsbroker's pub/sub on /v1: fan-out
+ * throughput, end-to-end latency and delivery checks.
+ *
+ *   fanout_load --url ws://127.0.0.1:PORT/v1 --publishers P --subscribers S
+ *               --topics T --size BYTES --rate MSGS_PER_S --duration S
+ *               --warmup S [--ack none|manual] [--threads N] [--json] ...
+ *
+ * Subscribers: S connections spread over N threads, each thread an epoll
+ * loop over its share. Each sends hello and `sub` to topic i % T (ack none,
+ * or manual: a cumulative ack every --ack-every messages or on a 1 ms tick,
+ * whichever comes first), and every `subscribed` must be in before anything
+ * is published. Publishers: P connections on one more thread, publishing
+ * round-robin over the T topics with confirm: true, so the number of
+ * unconfirmed publishes per connection is bounded (--inflight).
+ *
+ * A publish's `data` is a msgpack bin of exactly --size bytes: its send time
+ * (CLOCK_MONOTONIC ns, one clock for every thread of this process), the
+ * publisher and its message number, then bytes of a fixed random pattern.
+ * Subscribers decode every envelope, check the payload byte for byte, check
+ * that each topic's seqs arrive strictly consecutively from `subscribed.head
+ * + 1` (counting announced gaps, silent holes, duplicates, reorders and
+ * retransmissions), and record receive time - send time in a log-linear
+ * histogram per thread (the same as bench/echo_load's). With --rate
+ * (open loop) the send time is the time the publish was scheduled, not when
+ * it went out, so a stalled broker is charged for the wait (no coordinated
+ * omission); with --rate 0 (closed loop) it is the time it was written.
+ *
+ * Phases, each bounded: connect + handshake + hello/sub answered, warm-up
+ * (published and delivered, not counted), measurement, drain (publishers
+ * stop; subscribers wait, at most --drain seconds, until they have seen
+ * every confirmed seq), close (close 1000, wait for the broker's).
+ *
+ * Exit status: 0 for a clean run, 1 if any error or delivery fault (a silent
+ * hole, duplicate, reorder, or delivery after a gap) was counted; announced
+ * gaps (the slow-consumer policy allows them) and a tail still undelivered
+ * when --drain ran out are reported but are not faults. 2 on bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "loadgen.h"
+#include "ws_close.h"
+#include "ws_frame.h"
+
+/* Limits and defaults. */
+#define DEFAULT_DURATION_S 10.0
+#define DEFAULT_WARMUP_S   1.0
+#define DEFAULT_DRAIN_S    5.0
+#define DEFAULT_SIZE       64
+#define DEFAULT_INFLIGHT   256 /* unconfirmed publishes per publisher */
+#define DEFAULT_ACK_EVERY  64  /* manual acks: messages per cumulative ack */
+#define DEFAULT_PREFIX     "fanout"
+#define ACK_TICK_NS        NS_PER_MS /* manual acks: the longest an ack waits */
+#define DRAIN_CHECK_NS     NS_PER_MS /* how often the drain looks at progress */
+#define LATE_SEND_NS       NS_PER_MS /* open loop: a send this late is counted */
+#define MAX_DURATION_S     3600.0
+#define MAX_DRAIN_S        600.0
+#define MAX_SUBSCRIBERS    100000
+#define MAX_PUBLISHERS     10000
+#define MAX_TOPICS         100000
+#define MAX_THREADS        256
+#define MAX_INFLIGHT       65536
+#define MAX_PREFIX         200
+#define TOPIC_NAME_MAX     (MAX_PREFIX + 12) /* prefix, '.', index, NUL */
+#define STAMP_BYTES        16                /* send time, publisher, message number */
+#define MIN_PAYLOAD        STAMP_BYTES
+#define MAX_PAYLOAD        (1000u * 1000u) /* under the default max_envelope of 1 MiB */
+#define MAX_BUFFER_BYTES   (1ull << 30)    /* all connections' buffers together */
+#define JOIN_TIMEOUT_MS    10000 /* connect + handshake + welcome/subscribed, all of them */
+#define CLOSE_TIMEOUT_MS   2000  /* wait for the broker's close reply */
+#define REQUEST_ROOM       2048  /* the upgrade request */
+#define ENVELOPE_ROOM      1024  /* hello, sub, ack: small envelopes */
+#define SUB_OUT_BYTES      (REQUEST_ROOM + 4 * (ENVELOPE_ROOM + WS_FRAME_MAX_HEADER))
+#define RECV_SLACK         32768 /* receive room beyond one whole frame */
+#define CONTROL_ROOM       (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
+#define PATTERN_PERIOD     256 /* payload bytes start at pattern[msg % PERIOD] */
+#define EPOLL_BATCH        256
+#define FD_SLACK           64 /* descriptors beyond one per connection */
+#define TIMER_SLACK_NS     1ul
+#define SEQ_WINDOW         4096 /* seqs behind the newest whose fate is remembered */
+#define SEQ_WORDS          (SEQ_WINDOW / 64)
+#define MAX_BIN_HEADER     5
+
+enum err_kind {
+    ERR_CONNECT,   /* TCP connect failed or timed out */
+    ERR_HANDSHAKE, /* no valid 101 */
+    ERR_JOIN,      /* no welcome / subscribed in time */
+    ERR_PROTOCOL,  /* bad frame or envelope, unexpected op */
+    ERR_CLOSED,    /* the broker closed or dropped the connection */
+    ERR_BROKER,    /* an error or reject envelope */
+    ERR_PAYLOAD,   /* a msg whose topic or data is not what was published */
+    ERR_SEQUENCE,  /* confirms or gaps that contradict each other */
+    ERR_KINDS
+};
+static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "join",    "protocol",
+                                                 "closed",  "broker",    "payload", "sequence"};
+
+struct config {
+    const char *url;
+    uint32_t publishers;
+    uint32_t subscribers;
+    uint32_t topics;
+    uint32_t threads; /* subscriber threads; publishers get one more */
+    size_t size;
+    double rate; /* total publishes per second; 0: closed loop */
+    double duration_s;
+    double warmup_s;
+    double drain_s;
+    bool ack_manual;
+    uint32_t ack_every;
+    uint32_t window; /* sub.window; 0: the broker's default */
+    uint32_t inflight;
+    const char *prefix;
+    bool json;
+};
+
+struct topic_name {
+    char text[TOPIC_NAME_MAX];
+    size_t len;
+};
+
+/* What the whole run shares. Written by main before the threads start or
+ * between the two barrier waits, read-only for the threads after that -
+ * except final_seq, written by the publisher thread before it sets
+ * publish_done (release), read by subscribers after they see it (acquire). */
+struct run {
+    struct config cfg;
+    struct target target;
+    struct topic_name *topics;
+    uint8_t *pattern; /* size + PATTERN_PERIOD random bytes */
+    uint8_t bin_header[MAX_BIN_HEADER];
+    size_t bin_header_len; /* the msgpack bin header of a --size value */
+    pthread_barrier_t barrier;
+    bool abort;
+    uint64_t t_start;    /* first publish */
+    uint64_t t_measure;  /* end of warm-up */
+    uint64_t t_end;      /* end of measurement: publishing stops */
+    uint64_t t_drain;    /* the latest a subscriber waits for the tail */
+    uint64_t *final_seq; /* per topic: the highest confirmed seq, 0 if none */
+    atomic_bool publish_done;
+};
+
+enum role { ROLE_SUBSCRIBER, ROLE_PUBLISHER };
+
+enum conn_state {
+    CONN_CONNECTING,
+    CONN_HANDSHAKING,
+    CONN_JOINING, /* hello (and sub) sent, answers pending */
+    CONN_READY,
+    CONN_CLOSING,
+    CONN_DONE
+};
+
+/* One connection's transport; owned by one worker, buffers allocated once. */
+struct conn {
+    int fd;
+    enum conn_state state;
+    bool want_write; /* EPOLLOUT registered */
+    bool welcomed;
+    uint32_t index; /* position within the worker's connections */
+    uint8_t *out;   /* bytes queued for the socket: [out_off, out_len) */
+    size_t out_off, out_len, out_cap;
+    uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
+    size_t in_len, in_cap;
+    char key[HANDSHAKE_KEY_LEN + 1];
+};
+
+/*
+ * A subscriber's view of its topic's sequence. next is one past the newest
+ * seq accounted for (delivered, or announced lost by a gap); for the
+ * SEQ_WINDOW seqs below next, two bitmaps (indexed seq % SEQ_WINDOW) say
+ * which were delivered and which announced. A seq below next in neither is a
+ * silent hole, counted in `missing` until a late delivery or a gap fills it.
+ */
+struct subscription {
+    uint32_t topic;
+    bool subscribed;
+    bool ack_listed; /* on the worker's ack list */
+    uint64_t start;  /* subscribed.head + 1: the first seq due */
+    uint64_t next;
+    uint64_t delivered[SEQ_WORDS];
+    uint64_t announced[SEQ_WORDS];
+    uint64_t ack_to;   /* manual: the newest seq delivered */
+    uint64_t acked;    /* manual: the seq of the last ack sent */
+    uint32_t unacked;  /* manual: deliveries since that ack */
+    uint64_t received; /* first deliveries, whole run */
+};
+
+struct publisher {
+    uint64_t sent; /* publishes written; the next one's id is sent + 1 */
+    uint32_t unconfirmed;
+};
+
+/* What a worker counts; summed over workers at the end. */
+struct counters {
+    uint64_t delivered;     /* first deliveries received in the measurement window */
+    uint64_t delivered_all; /* first deliveries, warm-up and drain included */
+    uint64_t gap_envelopes; /* `gap` envelopes */
+    uint64_t gap_msgs;      /* seqs they named */
+    uint64_t missing;       /* seqs skipped with no gap naming them (holes left at the end) */
+    uint64_t duplicates;    /* a seq delivered again without re: true */
+    uint64_t reorders;      /* a seq delivered after a later one */
+    uint64_t redelivered;   /* msgs with re: true */
+    uint64_t after_gap;     /* a seq delivered after a gap had named it */
+    uint64_t undelivered;   /* confirmed seqs not yet seen when the drain ended */
+    uint64_t acks;          /* ack envelopes sent */
+    uint64_t published;     /* publishes due in the measurement window and sent */
+    uint64_t published_all; /* publishes sent */
+    uint64_t confirmed;     /* confirms received */
+    uint64_t late_sends;    /* open loop: publishes sent over LATE_SEND_NS after due */
+    uint64_t clean_closes;
+};
+
+struct worker {
+    pthread_t tid;
+    struct run *run;
+    enum role role;
+    uint32_t id;
+    int epfd;
+    struct conn *conns;
+    uint32_t nconns;
+    uint32_t base;   /* run-wide number of conns[0], for messages */
+    uint32_t open;   /* connections not yet CONN_DONE */
+    uint32_t joined; /* connections that reached CONN_READY */
+    struct subscription *subs;
+    struct publisher *pubs;
+    uint64_t *final_seq;       /* publisher: per topic, the highest confirmed seq */
+    uint64_t *confirmed_count; /* publisher: per topic, confirms received */
+    uint32_t *ack_list;        /* manual acks: subscriptions waiting for the tick */
+    uint32_t ack_count;
+    uint64_t next_ack_tick;
+    uint64_t rng;
+    uint8_t *scratch; /* one envelope being encoded */
+    size_t scratch_cap;
+    uint8_t *data; /* publisher: one data value (bin header + payload) */
+    double slot_ns;
+    uint64_t next_slot;
+    struct hist hist;
+    struct counters n;
+    uint64_t cpu_ns, wall_ns; /* over the load phase (warm-up to end of drain) */
+    uint64_t errors[ERR_KINDS];
+    char first_error[256];
+    char first_gap[160]; /* the first gap envelope, for reproducers */
+};
+
+static struct run g_run;
+
+/* ---- errors and connection plumbing ----------------------------------- */
+
+static void note_error(struct worker *w, const struct conn *c, enum err_kind kind, const char *fmt,
+                       va_list ap)
+{
+    w->errors[kind]++;
+    if (w->first_error[0] != '\0')
+        return;
+    int n = snprintf(w->first_error, sizeof w->first_error, "%s error on %s %u: ", err_names[kind],
+                     w->role == ROLE_PUBLISHER ? "publisher" : "subscriber", w->base + c->index);
+    if (n > 0 && (size_t)n < sizeof w->first_error)
+        vsnprintf(w->first_error + n, sizeof w->first_error - (size_t)n, fmt, ap);
+}
+
+/* Counts an error and goes on with the connection. */
+__attribute__((format(printf, 4, 5))) static void
+conn_error(struct worker *w, const struct conn *c, enum err_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    note_error(w, c, kind, fmt, ap);
+    va_end(ap);
+}
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+    if (c->state == CONN_DONE)
+        return;
+    if (c->fd >= 0)
+        close(c->fd); /* also drops it from the epoll set */
+    c->fd = -1;
+    c->state = CONN_DONE;
+    w->open--;
+}
+
+/* Counts an error and drops the connection. */
+__attribute__((format(printf, 4, 5))) static void
+conn_fail(struct worker *w, struct conn *c, enum err_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    note_error(w, c, kind, fmt, ap);
+    va_end(ap);
+    conn_close(w, c);
+}
+
+/* Registers interest in writability only while output is pending, so the
+ * level-triggered loop does not spin on an always-writable socket. */
+static void conn_want_write(struct worker *w, struct conn *c, bool on)
+{
+    if (c->want_write == on)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_write = on;
+}
+
+/* Room for `need` more output bytes, compacting the buffer if that helps;
+ * NULL when there is none (the socket is backed up). */
+static uint8_t *conn_out_reserve(struct conn *c, size_t need)
+{
+    if (c->out_cap - c->out_len < need && c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    return c->out_cap - c->out_len >= need ? c->out + c->out_len : NULL;
+}
+
+static void conn_flush(struct worker *w, struct conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            conn_want_write(w, c, true);
+            return;
+        } else {
+            if (c->state == CONN_CLOSING)
+                conn_close(w, c);
+            else
+                conn_fail(w, c, c->state == CONN_HANDSHAKING ? ERR_HANDSHAKE : ERR_CLOSED,
+                          "send: %s", strerror(errno));
+            return;
+        }
+    }
+    c->out_off = c->out_len = 0;
+    conn_want_write(w, c, false);
+}
+
+/* Queues one masked frame; false when the output buffer has no room. */
+static bool conn_queue_frame(struct worker *w, struct conn *c, uint8_t opcode,
+                             const uint8_t *payload, size_t len)
+{
+    uint8_t *dst = conn_out_reserve(c, WS_FRAME_MAX_HEADER + len);
+    if (dst == NULL)
+        return false;
+    uint32_t mask = (uint32_t)rng_next(&w->rng);
+    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, payload, len, opcode, true,
+                                         (const uint8_t *)&mask);
+    return true;
+}
+
+/* Encodes a request into the worker's scratch and queues it as one binary
+ * message; false when the output buffer has no room. */
+static bool conn_queue_request(struct worker *w, struct conn *c, const struct wsb_request *req)
+{
+    size_t n = wsb_request_encode(w->scratch, w->scratch_cap, req);
+    return n > 0 && conn_queue_frame(w, c, WS_OP_BINARY, w->scratch, n);
+}
+
+static void conn_queue_close(struct worker *w, struct conn *c)
+{
+    uint8_t code[2] = {WS_CLOSE_NORMAL >> 8, WS_CLOSE_NORMAL & 0xff};
+    conn_queue_frame(w, c, WS_OP_CLOSE, code, sizeof code);
+    c->state = CONN_CLOSING;
+}
+
+/* ---- connect, handshake, join ----------------------------------------- */
+
+static void conn_start_connect(struct worker *w, struct conn *c)
+{
+    const struct target *t = &w->run->target;
+    c->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->state = CONN_CONNECTING;
+    c->want_write = true;
+    w->open++;
+    if (c->fd < 0) {
+        conn_fail(w, c, ERR_CONNECT, "socket: %s", strerror(errno));
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 && errno != EINPROGRESS)
+        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(errno));
+}
+
+static void conn_finish_connect(struct worker *w, struct conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0) {
+        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
+        return;
+    }
+    c->out_off = 0;
+    c->out_len = handshake_write_request((char *)c->out, c->out_cap, &w->run->target,
+                                         WSB_SUBPROTOCOL, &w->rng, c->key);
+    c->state = CONN_HANDSHAKING;
+    conn_flush(w, c);
+}
+
+/* After the 101: hello, and for a subscriber its sub right behind it (the
+ * protocol allows pipelining; the broker answers in order). */
+static void conn_join(struct worker *w, struct conn *c)
+{
+    const struct config *cfg = &w->run->cfg;
+    struct wsb_request hello = {.op = WSB_OP_HELLO, .version = WSB_PROTOCOL_VERSION};
+    bool ok = conn_queue_request(w, c, &hello);
+    if (w->role == ROLE_SUBSCRIBER) {
+        const struct topic_name *t = &w->run->topics[w->subs[c->index].topic];
+        struct wsb_request sub = {
+            .op = WSB_OP_SUB,
+            .topic = {t->text, t->len},
+            .ack = cfg->ack_manual ? WSB_ACK_MANUAL : WSB_ACK_NONE,
+            .window = cfg->window,
+        };
+        ok = ok && conn_queue_request(w, c, &sub);
+    }
+    if (!ok) {
+        conn_fail(w, c, ERR_JOIN, "cannot encode hello/sub");
+        return;
+    }
+    c->state = CONN_JOINING;
+}
+
+static void conn_read_handshake(struct worker *w, struct conn *c)
+{
+    const char *resp = (const char *)c->in;
+    const char *head_end = memmem(resp, c->in_len, "\r\n\r\n", 4);
+    if (head_end == NULL) {
+        if (c->in_len >= HANDSHAKE_MAX_RESPONSE)
+            conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
+        return;
+    }
+    size_t head_len = (size_t)(head_end - resp) + 4;
+    const char *why = handshake_check_response(resp, head_len, c->key);
+    if (why != NULL) {
+        const char *eol = memchr(resp, '\r', head_len);
+        conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, (int)(eol - resp), resp);
+        return;
+    }
+    memmove(c->in, c->in + head_len, c->in_len - head_len); /* early frames, if any */
+    c->in_len -= head_len;
+    conn_join(w, c);
+}
+
+static void conn_ready(struct worker *w, struct conn *c)
+{
+    c->state = CONN_READY;
+    w->joined++;
+}
+
+/* ---- payload stamps --------------------------------------------------- */
+
+/* The msgpack bin header for a value of `size` bytes. */
+static size_t bin_header(uint8_t out[MAX_BIN_HEADER], size_t size)
+{
+    if (size <= UINT8_MAX) {
+        out[0] = 0xc4;
+        out[1] = (uint8_t)size;
+        return 2;
+    }
+    if (size <= UINT16_MAX) {
+        out[0] = 0xc5;
+        out[1] = (uint8_t)(size >> 8);
+        out[2] = (uint8_t)size;
+        return 3;
+    }
+    out[0] = 0xc6;
+    for (int i = 0; i < 4; i++)
+        out[1 + i] = (uint8_t)(size >> (24 - 8 * i));
+    return 5;
+}
+
+struct stamp {
+    uint64_t sent_ns; /* CLOCK_MONOTONIC: when due (open loop) or written */
+    uint32_t publisher;
+    uint32_t number; /* the publisher's message number, low 32 bits */
+};
+
+static const uint8_t *pattern_at(const struct run *run, uint32_t number)
+{
+    return run->pattern + number % PATTERN_PERIOD;
+}
+
+/* Writes the data value of one publish into w->data; returns its length. */
+static size_t data_write(struct worker *w, const struct stamp *s)
+{
+    const struct run *run = w->run;
+    uint8_t *p = w->data + run->bin_header_len; /* the header was written at setup */
+    memcpy(p, &s->sent_ns, 8);
+    memcpy(p + 8, &s->publisher, 4);
+    memcpy(p + 12, &s->number, 4);
+    memcpy(p + STAMP_BYTES, pattern_at(run, s->number), run->cfg.size - STAMP_BYTES);
+    return run->bin_header_len + run->cfg.size;
+}
+
+/* Reads a msg's data value back; false when it is not exactly what some
+ * publisher of this run sent. */
+static bool data_read(const struct run *run, struct ws_str data, struct stamp *s)
+{
+    size_t hl = run->bin_header_len;
+    if (data.len != hl + run->cfg.size || memcmp(data.ptr, run->bin_header, hl) != 0)
+        return false;
+    const uint8_t *p = (const uint8_t *)data.ptr + hl;
+    memcpy(&s->sent_ns, p, 8);
+    memcpy(&s->publisher, p + 8, 4);
+    memcpy(&s->number, p + 12, 4);
+    return s->publisher < run->cfg.publishers && s->sent_ns >= run->t_start &&
+           memcmp(p + STAMP_BYTES, pattern_at(run, s->number), run->cfg.size - STAMP_BYTES) == 0;
+}
+
+/* ---- subscribers: sequence accounting --------------------------------- */
+
+static bool bit_get(const uint64_t *map, uint64_t seq)
+{
+    return map[seq % SEQ_WINDOW / 64] >> (seq % 64) & 1;
+}
+
+static void bit_put(uint64_t *map, uint64_t seq, bool on)
+{
+    uint64_t bit = 1ull << (seq % 64);
+    if (on)
+        map[seq % SEQ_WINDOW / 64] |= bit;
+    else
+        map[seq % SEQ_WINDOW / 64] &= ~bit;
+}
+
+/* Moves next up to `upto`, marking the seqs passed over as delivered,
+ * announced, or (both false) holes. */
+static void track_advance(struct subscription *s, uint64_t upto, bool delivered, bool announced)
+{
+    uint64_t seq = s->next;
+    if (upto - seq > SEQ_WINDOW)
+        seq = upto - SEQ_WINDOW;
+    for (; seq < upto; seq++) {
+        bit_put(s->delivered, seq, delivered);
+        bit_put(s->announced, seq, announced);
+    }
+    s->next = upto;
+}
+
+/* Whether seq, below next, is still within the remembered window. */
+static bool track_remembers(const struct subscription *s, uint64_t seq)
+{
+    return seq >= s->start && s->next - seq <= SEQ_WINDOW;
+}
+
+/* Accounts a delivered seq. Returns true for a first delivery (to be
+ * counted and timed), false for a repeat. */
+static bool track_msg(struct worker *w, struct subscription *s, uint64_t seq, bool redelivered)
+{
+    if (seq >= s->next) {
+        if (seq > s->next) {
+            w->n.missing += seq - s->next;
+            track_advance(s, seq, false, false);
+        }
+        track_advance(s, seq + 1, true, false);
+        return true;
+    }
+    if (!track_remembers(s, seq)) {
+        /* before the subscription started, or too far back to tell */
+        if (!redelivered)
+            w->n.duplicates++;
+        return false;
+    }
+    if (bit_get(s->delivered, seq)) {
+        if (!redelivered)
+            w->n.duplicates++;
+        return false;
+    }
+    bit_put(s->delivered, seq, true);
+    if (bit_get(s->announced, seq)) {
+        w->n.after_gap++; /* named lost, then delivered after all */
+        return false;
+    }
+    w->n.reorders++; /* a hole filled late */
+    w->n.missing--;
+    return true;
+}
+
+static void sub_on_gap(struct worker *w, struct conn *c, const struct wsb_event *ev)
+{
+    struct subscription *s = &w->subs[c->index];
+    w->n.gap_envelopes++;
+    if (ev->from > ev->to || ev->from < s->start) {
+        conn_error(w, c, ERR_SEQUENCE, "gap %llu..%llu outside the subscription (from %llu)",
+                   (unsigned long long)ev->from, (unsigned long long)ev->to,
+                   (unsigned long long)s->start);
+        return;
+    }
+    w->n.gap_msgs += ev->to - ev->from + 1;
+    if (w->first_gap[0] == '\0')
+        snprintf(w->first_gap, sizeof w->first_gap,
+                 "subscriber %u got gap %llu..%llu after %llu first deliveries (next seq due %llu)",
+                 w->base + c->index, (unsigned long long)ev->from, (unsigned long long)ev->to,
+                 (unsigned long long)s->received, (unsigned long long)s->next);
+    /* Seqs already passed: holes become announced; delivered ones contradict. */
+    uint64_t below = ev->to + 1 < s->next ? ev->to + 1 : s->next;
+    uint64_t first = ev->from;
+    if (below > first && below - first > SEQ_WINDOW)
+        first = below - SEQ_WINDOW;
+    for (uint64_t seq = first; seq < below; seq++) {
+        if (!track_remembers(s, seq) || bit_get(s->announced, seq))
+            continue;
+        if (bit_get(s->delivered, seq)) {
+            conn_error(w, c, ERR_SEQUENCE, "gap %llu..%llu names seq %llu, already delivered",
+                       (unsigned long long)ev->from, (unsigned long long)ev->to,
+                       (unsigned long long)seq);
+            continue;
+        }
+        bit_put(s->announced, seq, true);
+        w->n.missing--;
+    }
+    if (ev->to >= s->next) {
+        if (ev->from > s->next) {
+            w->n.missing += ev->from - s->next;
+            track_advance(s, ev->from, false, false);
+        }
+        track_advance(s, ev->to + 1, false, true);
+    }
+}
+
+/* ---- subscribers: acks ------------------------------------------------ */
+
+/* Sends a cumulative ack for everything delivered so far, if anything new
+ * was; when the output buffer is full it stays pending for the next tick. */
+static void sub_send_ack(struct worker *w, struct conn *c, struct subscription *s)
+{
+    if (s->ack_to <= s->acked || c->state != CONN_READY)
+        return;
+    const struct topic_name *t = &w->run->topics[s->topic];
+    struct wsb_request ack = {.op = WSB_OP_ACK, .topic = {t->text, t->len}, .seq = s->ack_to};
+    if (!conn_queue_request(w, c, &ack))
+        return;
+    s->acked = s->ack_to;
+    s->unacked = 0;
+    w->n.acks++;
+}
+
+/* Manual acks: every ack_every deliveries at once, else at the next tick. */
+static void sub_note_delivery(struct worker *w, struct conn *c, struct subscription *s,
+                              uint64_t seq)
+{
+    if (seq > s->ack_to)
+        s->ack_to = seq;
+    if (++s->unacked >= w->run->cfg.ack_every) {
+        sub_send_ack(w, c, s);
+        return;
+    }
+    if (!s->ack_listed) {
+        s->ack_listed = true;
+        w->ack_list[w->ack_count++] = c->index;
+    }
+}
+
+/* The 1 ms tick: acks whatever is still unacknowledged. */
+static void sub_ack_tick(struct worker *w)
+{
+    uint32_t count = w->ack_count;
+    w->ack_count = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        struct conn *c = &w->conns[w->ack_list[i]];
+        struct subscription *s = &w->subs[c->index];
+        s->ack_listed = false;
+        if (c->state != CONN_READY)
+            continue;
+        sub_send_ack(w, c, s);
+        if (s->ack_to > s->acked) { /* no room: try again next tick */
+            s->ack_listed = true;
+            w->ack_list[w->ack_count++] = c->index;
+        }
+        conn_flush(w, c);
+    }
+}
+
+/* ---- subscribers: envelopes ------------------------------------------- */
+
+static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event *ev, uint64_t now)
+{
+    const struct run *run = w->run;
+    struct subscription *s = &w->subs[c->index];
+    const struct topic_name *t = &run->topics[s->topic];
+    if (!s->subscribed) {
+        conn_fail(w, c, ERR_PROTOCOL, "msg before subscribed");
+        return;
+    }
+    struct stamp stamp;
+    if (ev->topic.len != t->len || memcmp(ev->topic.ptr, t->text, t->len) != 0) {
+        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', subscribed to '%s'", (int)ev->topic.len,
+                   ev->topic.ptr, t->text);
+        return;
+    }
+    if (!data_read(run, ev->data, &stamp)) {
+        conn_error(w, c, ERR_PAYLOAD, "msg seq %llu: data is not what was published",
+                   (unsigned long long)ev->seq);
+        return;
+    }
+    if (ev->redelivered)
+        w->n.redelivered++;
+    if (run->cfg.ack_manual)
+        sub_note_delivery(w, c, s, ev->seq);
+    if (!track_msg(w, s, ev->seq, ev->redelivered))
+        return;
+    s->received++;
+    w->n.delivered_all++;
+    if (now >= run->t_measure && now < run->t_end)
+        w->n.delivered++;
+    if (stamp.sent_ns >= run->t_measure && stamp.sent_ns < run->t_end)
+        hist_record(&w->hist, now > stamp.sent_ns ? now - stamp.sent_ns : 0);
+}
+
+static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb_event *ev)
+{
+    struct subscription *s = &w->subs[c->index];
+    const struct topic_name *t = &w->run->topics[s->topic];
+    if (s->subscribed || !c->welcomed) {
+        conn_fail(w, c, ERR_PROTOCOL, "unexpected subscribed");
+        return;
+    }
+    if (ev->match.len != t->len || memcmp(ev->match.ptr, t->text, t->len) != 0) {
+        conn_fail(w, c, ERR_PROTOCOL, "subscribed to '%.*s', asked for '%s'", (int)ev->match.len,
+                  ev->match.ptr, t->text);
+        return;
+    }
+    s->subscribed = true;
+    s->start = s->next = ev->head + 1;
+    conn_ready(w, c);
+}
+
+static void sub_on_envelope(struct worker *w, struct conn *c, const struct wsb_event *ev,
+                            uint64_t now)
+{
+    switch (ev->kind) {
+    case WSB_EV_MSG:
+        sub_on_msg(w, c, ev, now);
+        break;
+    case WSB_EV_GAP:
+        sub_on_gap(w, c, ev);
+        break;
+    case WSB_EV_WELCOME:
+        c->welcomed = true;
+        break;
+    case WSB_EV_SUBSCRIBED:
+        sub_on_subscribed(w, c, ev);
+        break;
+    default:
+        conn_error(w, c, ERR_PROTOCOL, "unexpected envelope (kind %d)", (int)ev->kind);
+        break;
+    }
+}
+
+/* ---- publishers ------------------------------------------------------- */
+
+/* Message k of publisher p is publish number k * P + p of the run: due at
+ * slot (k * P + p) in open loop, and sent to topic (k * P + p) % T. */
+static uint64_t pub_global_number(const struct run *run, uint32_t p, uint64_t k)
+{
+    return k * run->cfg.publishers + p;
+}
+
+static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t now)
+{
+    const struct run *run = w->run;
+    struct publisher *p = &w->pubs[c->index];
+    uint64_t k = p->sent;
+    const struct topic_name *t =
+        &run->topics[pub_global_number(run, c->index, k) % run->cfg.topics];
+    struct stamp stamp = {.sent_ns = due, .publisher = c->index, .number = (uint32_t)k};
+    size_t len = data_write(w, &stamp);
+    struct wsb_request pub = {
+        .op = WSB_OP_PUB,
+        .topic = {t->text, t->len},
+        .data = {(const char *)w->data, len},
+        .has_id = true,
+        .id = k + 1,
+        .confirm = true,
+    };
+    if (!conn_queue_request(w, c, &pub))
+        return false;
+    p->sent++;
+    p->unconfirmed++;
+    w->n.published_all++;
+    if (due >= run->t_measure && due < run->t_end)
+        w->n.published++;
+    if (now - due > LATE_SEND_NS)
+        w->n.late_sends++;
+    return true;
+}
+
+/* Open loop: when publisher p's message k is due. */
+static uint64_t pub_due(const struct worker *w, uint32_t p, uint64_t k)
+{
+    double slot = (double)pub_global_number(w->run, p, k);
+    return w->run->t_start + (uint64_t)(slot * w->slot_ns);
+}
+
+/* Publishes up to the unconfirmed limit (closed loop), or what is due under
+ * that limit (open loop). */
+static void pub_pump(struct worker *w, struct conn *c, uint64_t now)
+{
+    const struct config *cfg = &w->run->cfg;
+    struct publisher *p = &w->pubs[c->index];
+    if (c->state != CONN_READY || now >= w->run->t_end)
+        return;
+    while (p->unconfirmed < cfg->inflight) {
+        uint64_t due = now;
+        if (cfg->rate > 0) {
+            due = pub_due(w, c->index, p->sent);
+            if (due > now)
+                break;
+        }
+        if (!pub_queue(w, c, due, now))
+            break;
+    }
+}
+
+static void pub_on_confirm(struct worker *w, struct conn *c, const struct wsb_event *ev)
+{
+    const struct run *run = w->run;
+    struct publisher *p = &w->pubs[c->index];
+    if (ev->id == 0 || ev->id > p->sent || p->unconfirmed == 0) {
+        conn_fail(w, c, ERR_PROTOCOL, "confirm of id %llu, %llu sent, %u unconfirmed",
+                  (unsigned long long)ev->id, (unsigned long long)p->sent, p->unconfirmed);
+        return;
+    }
+    uint32_t topic = (uint32_t)(pub_global_number(run, c->index, ev->id - 1) % run->cfg.topics);
+    const struct topic_name *t = &run->topics[topic];
+    if (ev->topic.len != t->len || memcmp(ev->topic.ptr, t->text, t->len) != 0)
+        conn_error(w, c, ERR_SEQUENCE, "confirm of id %llu names topic '%.*s', sent to '%s'",
+                   (unsigned long long)ev->id, (int)ev->topic.len, ev->topic.ptr, t->text);
+    else if (ev->seq > w->final_seq[topic])
+        w->final_seq[topic] = ev->seq;
+    w->confirmed_count[topic]++;
+    p->unconfirmed--;
+    w->n.confirmed++;
+}
+
+static void pub_on_envelope(struct worker *w, struct conn *c, const struct wsb_event *ev,
+                            uint64_t now)
+{
+    (void)now;
+    switch (ev->kind) {
+    case WSB_EV_CONFIRM:
+        pub_on_confirm(w, c, ev);
+        break;
+    case WSB_EV_WELCOME:
+        c->welcomed = true;
+        conn_ready(w, c);
+        break;
+    default:
+        conn_error(w, c, ERR_PROTOCOL, "unexpected envelope (kind %d)", (int)ev->kind);
+        break;
+    }
+}
+
+/* ---- frames and envelopes --------------------------------------------- */
+
+static void conn_on_envelope(struct worker *w, struct conn *c, const struct ws_frame *f,
+                             uint64_t now)
+{
+    struct wsb_event ev;
+    enum wsb_err rc = wsb_event_decode(f->payload, (size_t)f->payload_len, &ev);
+    if (rc != WSB_OK) {
+        conn_fail(w, c, ERR_PROTOCOL, "undecodable envelope: %s", wsb_err_name(rc));
+        return;
+    }
+    if (c->state == CONN_CLOSING)
+        return; /* late envelopes while closing are drained, not checked */
+    if (ev.kind == WSB_EV_ERROR || ev.kind == WSB_EV_REJECT) {
+        bool reject = ev.kind == WSB_EV_REJECT;
+        conn_error(w, c, ERR_BROKER, "%s code %llu (%s): %.*s", reject ? "reject" : "error",
+                   (unsigned long long)ev.code, wsb_err_name((enum wsb_err)ev.code),
+                   (int)ev.text.len, ev.text.ptr);
+        if (reject && w->role == ROLE_PUBLISHER && w->pubs[c->index].unconfirmed > 0)
+            w->pubs[c->index].unconfirmed--;
+        return;
+    }
+    if (ev.kind == WSB_EV_PONG)
+        return;
+    if (w->role == ROLE_SUBSCRIBER)
+        sub_on_envelope(w, c, &ev, now);
+    else
+        pub_on_envelope(w, c, &ev, now);
+}
+
+static void conn_on_close_frame(struct worker *w, struct conn *c, const struct ws_frame *f)
+{
+    if (c->state == CONN_CLOSING) {
+        w->n.clean_closes++;
+        conn_close(w, c);
+        return;
+    }
+    unsigned code = f->payload_len >= 2 ? (unsigned)f->payload[0] << 8 | f->payload[1] : 1005;
+    int reason_len = f->payload_len > 2 ? (int)f->payload_len - 2 : 0;
+    conn_fail(w, c, ERR_CLOSED, "broker sent close %u \"%.*s\"", code, reason_len,
+              (const char *)f->payload + 2);
+}
+
+static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_frame *f, uint64_t now)
+{
+    if (f->rsv != 0 || f->masked || !f->fin) {
+        conn_fail(w, c, ERR_PROTOCOL, "frame with rsv %u, masked %d, fin %d", f->rsv, f->masked,
+                  f->fin);
+        return;
+    }
+    switch (f->opcode) {
+    case WS_OP_BINARY:
+        conn_on_envelope(w, c, f, now);
+        break;
+    case WS_OP_CLOSE:
+        conn_on_close_frame(w, c, f);
+        break;
+    case WS_OP_PING:
+        conn_queue_frame(w, c, WS_OP_PONG, f->payload, (size_t)f->payload_len);
+        break;
+    case WS_OP_PONG:
+        break;
+    default:
+        conn_fail(w, c, ERR_PROTOCOL, "unexpected opcode 0x%x", f->opcode);
+        break;
+    }
+}
+
+static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
+{
+    size_t off = 0;
+    while (c->state >= CONN_JOINING && c->state <= CONN_CLOSING) {
+        struct ws_frame f;
+        memset(&f, 0, sizeof f);
+        ssize_t n = ws_frame_parse(c->in + off, c->in_len - off, &f);
+        if (n == WS_FRAME_INCOMPLETE) {
+            if (f.header_len > 0 && f.header_len + f.payload_len > c->in_cap)
+                conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
+                          (unsigned long long)f.payload_len);
+            break;
+        }
+        if (n < 0) {
+            conn_fail(w, c, ERR_PROTOCOL, "malformed frame header");
+            break;
+        }
+        conn_on_frame(w, c, &f, now);
+        off += (size_t)n;
+    }
+    if (c->state == CONN_DONE)
+        return;
+    if (off > 0) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    if (w->role == ROLE_PUBLISHER)
+        pub_pump(w, c, now);
+    conn_flush(w, c);
+}
+
+static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
+{
+    switch (c->state) {
+    case CONN_CONNECTING:
+        conn_fail(w, c, ERR_CONNECT, "%s", why);
+        break;
+    case CONN_HANDSHAKING:
+        conn_fail(w, c, ERR_HANDSHAKE, "%s before the 101 response", why);
+        break;
+    case CONN_JOINING:
+    case CONN_READY:
+        conn_fail(w, c, ERR_CLOSED, "%s without a close frame", why);
+        break;
+    default:
+        conn_close(w, c); /* closing: the broker dropped TCP before its close */
+        break;
+    }
+}
+
+static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
+{
+    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+    if (n == 0) {
+        conn_on_eof(w, c, "broker closed the connection");
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_on_eof(w, c, strerror(errno));
+        return;
+    }
+    c->in_len += (size_t)n;
+    if (c->state == CONN_HANDSHAKING) {
+        conn_read_handshake(w, c);
+        if (c->state != CONN_JOINING)
+            return;
+        conn_flush(w, c);
+        if (c->state == CONN_DONE)
+            return;
+    }
+    conn_read_frames(w, c, now);
+}
+
+static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
+{
+    if (c->state == CONN_DONE)
+        return;
+    if (c->state == CONN_CONNECTING) {
+        conn_finish_connect(w, c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        conn_on_readable(w, c, now);
+    if (c->state != CONN_DONE && (events & EPOLLOUT))
+        conn_flush(w, c);
+}
+
+/* ---- worker ----------------------------------------------------------- */
+
+/* Waits for and handles one batch of events; waits at most until `until`. */
+static void worker_poll(struct worker *w, uint64_t until)
+{
+    struct epoll_event evs[EPOLL_BATCH];
+    uint64_t now = now_ns();
+    uint64_t wait = until > now ? until - now : 0;
+    struct timespec ts = {.tv_sec = (time_t)(wait / NS_PER_S), .tv_nsec = (long)(wait % NS_PER_S)};
+    int n = epoll_pwait2(w->epfd, evs, EPOLL_BATCH, &ts, NULL);
+    now = now_ns();
+    for (int i = 0; i < n; i++)
+        conn_on_event(w, evs[i].data.ptr, evs[i].events, now);
+}
+
+/* Connects every connection and waits, bounded, for each to be welcomed
+ * (and subscribed); what is not ready by then fails. */
+static void worker_join_all(struct worker *w)
+{
+    uint64_t deadline = now_ns() + JOIN_TIMEOUT_MS * NS_PER_MS;
+    for (uint32_t i = 0; i < w->nconns; i++)
+        conn_start_connect(w, &w->conns[i]);
+    while (w->joined < w->open && now_ns() < deadline)
+        worker_poll(w, deadline);
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state == CONN_CONNECTING)
+            conn_fail(w, c, ERR_CONNECT, "no TCP connection within %d ms", JOIN_TIMEOUT_MS);
+        else if (c->state == CONN_HANDSHAKING)
+            conn_fail(w, c, ERR_HANDSHAKE, "no complete response to the upgrade within %d ms",
+                      JOIN_TIMEOUT_MS);
+        else if (c->state == CONN_JOINING)
+            conn_fail(w, c, ERR_JOIN, "no %s within %d ms", c->welcomed ? "subscribed" : "welcome",
+                      JOIN_TIMEOUT_MS);
+    }
+}
+
+/* Open loop: visits the send slots that came due (one publisher each). */
+static uint64_t pub_visit_slots(struct worker *w, uint64_t now)
+{
+    for (;;) {
+        uint64_t due = w->run->t_start + (uint64_t)((double)w->next_slot * w->slot_ns);
+        if (due > now)
+            return due;
+        struct conn *c = &w->conns[w->next_slot % w->nconns];
+        pub_pump(w, c, now);
+        if (c->state == CONN_READY)
+            conn_flush(w, c);
+        w->next_slot++;
+    }
+}
+
+static uint32_t pub_unconfirmed(const struct worker *w)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->nconns; i++)
+        if (w->conns[i].state == CONN_READY)
+            n += w->pubs[i].unconfirmed;
+    return n;
+}
+
+/* Publishes until t_end, then waits (bounded) for the outstanding confirms
+ * and hands the topics' final seqs to the subscribers. */
+static void pub_run_load(struct worker *w)
+{
+    struct run *run = w->run;
+    uint64_t now = now_ns();
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        pub_pump(w, &w->conns[i], now);
+        if (w->conns[i].state == CONN_READY)
+            conn_flush(w, &w->conns[i]);
+    }
+    while (w->open > 0 && (now = now_ns()) < run->t_drain) {
+        uint64_t until = run->t_drain;
+        if (now < run->t_end) {
+            until = run->t_end;
+            if (run->cfg.rate > 0) {
+                uint64_t due = pub_visit_slots(w, now);
+                until = due < until ? due : until;
+            }
+        } else if (pub_unconfirmed(w) == 0) {
+            break;
+        }
+        worker_poll(w, until);
+    }
+    memcpy(run->final_seq, w->final_seq, run->cfg.topics * sizeof *run->final_seq);
+    atomic_store_explicit(&run->publish_done, true, memory_order_release);
+}
+
+/* After publishing ended: true once every subscription has seen (or been
+ * told it lost) every confirmed seq of its topic. */
+static bool sub_all_caught_up(const struct worker *w)
+{
+    const uint64_t *final = w->run->final_seq;
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        const struct subscription *s = &w->subs[i];
+        if (w->conns[i].state == CONN_READY && s->next <= final[s->topic])
+            return false;
+    }
+    return true;
+}
+
+static void sub_run_load(struct worker *w)
+{
+    struct run *run = w->run;
+    bool manual = run->cfg.ack_manual;
+    uint64_t now = now_ns();
+    uint64_t next_check = 0;
+    w->next_ack_tick = now + ACK_TICK_NS;
+    while (w->open > 0 && (now = now_ns()) < run->t_drain) {
+        uint64_t until = run->t_drain;
+        if (manual) {
+            if (now >= w->next_ack_tick) {
+                sub_ack_tick(w);
+                w->next_ack_tick = now + ACK_TICK_NS;
+            }
+            until = w->next_ack_tick < until ? w->next_ack_tick : until;
+        }
+        if (now >= run->t_end) {
+            if (now >= next_check) {
+                if (atomic_load_explicit(&run->publish_done, memory_order_acquire) &&
+                    sub_all_caught_up(w))
+                    break;
+                next_check = now + DRAIN_CHECK_NS;
+            }
+            until = next_check < until ? next_check : until;
+        } else if (run->t_end < until) {
+            until = run->t_end;
+        }
+        worker_poll(w, until);
+    }
+    if (manual)
+        sub_ack_tick(w);
+}
+
+/* What the drain did not bring: confirmed seqs never seen. */
+static void sub_count_undelivered(struct worker *w)
+{
+    if (!atomic_load_explicit(&w->run->publish_done, memory_order_acquire))
+        return;
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        const struct subscription *s = &w->subs[i];
+        uint64_t final = w->run->final_seq[s->topic];
+        if (s->subscribed && final >= s->next)
+            w->n.undelivered += final - s->next + 1;
+    }
+}
+
+/* Sends close 1000 on every open connection and waits, bounded, for the
+ * broker's close; whatever is still open then is just dropped. */
+static void worker_close_all(struct worker *w)
+{
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state != CONN_READY && c->state != CONN_JOINING)
+            continue;
+        conn_queue_close(w, c);
+        conn_flush(w, c);
+    }
+    uint64_t deadline = now_ns() + CLOSE_TIMEOUT_MS * NS_PER_MS;
+    while (w->open > 0 && now_ns() < deadline)
+        worker_poll(w, deadline);
+    for (uint32_t i = 0; i < w->nconns; i++)
+        conn_close(w, &w->conns[i]);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct run *run = w->run;
+    /* The default 50 us timer slack would make open-loop sends and ack
+     * ticks late, and the lateness would be charged to the broker. */
+    prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS);
+    worker_join_all(w);
+    pthread_barrier_wait(&run->barrier); /* main checks the join results */
+    pthread_barrier_wait(&run->barrier); /* main set the clock, or abort */
+    if (!run->abort) {
+        uint64_t cpu = thread_cpu_ns(), wall = now_ns();
+        if (w->role == ROLE_PUBLISHER) {
+            pub_run_load(w);
+        } else {
+            sub_run_load(w);
+            sub_count_undelivered(w);
+        }
+        w->cpu_ns = thread_cpu_ns() - cpu;
+        w->wall_ns = now_ns() - wall;
+    } else if (w->role == ROLE_PUBLISHER) {
+        atomic_store_explicit(&run->publish_done, true, memory_order_release);
+    }
+    worker_close_all(w);
+    return NULL;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+/* The largest pub envelope this run writes: the longest topic, the largest
+ * id, the data value. */
+static size_t pub_envelope_bound(const struct run *run, uint8_t *scratch, size_t cap)
+{
+    size_t longest = 0;
+    for (uint32_t t = 0; t < run->cfg.topics; t++)
+        if (run->topics[t].len > run->topics[longest].len)
+            longest = t;
+    struct wsb_request pub = {
+        .op = WSB_OP_PUB,
+        .topic = {run->topics[longest].text, run->topics[longest].len},
+        .data = {(const char *)run->pattern, 0}, /* stands in for the bin value */
+        .has_id = true,
+        .id = UINT64_MAX,
+        .confirm = true,
+    };
+    size_t data_len = run->bin_header_len + run->cfg.size;
+    size_t n = wsb_request_encode(scratch, cap, &pub);
+    return n == 0 ? 0 : n + data_len;
+}
+
+static size_t frame_bound(size_t payload)
+{
+    return payload + ws_frame_header_size(payload, true);
+}
+
+/* The largest envelope a connection receives: a msg of the longest topic. */
+static size_t in_frame_bound(const struct run *run)
+{
+    size_t longest = 0;
+    for (uint32_t t = 0; t < run->cfg.topics; t++)
+        if (run->topics[t].len > longest)
+            longest = run->topics[t].len;
+    size_t msg = wsb_msg_size_bound(longest, run->bin_header_len + run->cfg.size);
+    return msg + WS_FRAME_MAX_HEADER;
+}
+
+static bool worker_init(struct worker *w, struct run *run, enum role role, uint32_t id,
+                        uint32_t base, uint32_t nconns)
+{
+    const struct config *cfg = &run->cfg;
+    memset(w, 0, sizeof *w);
+    w->run = run;
+    w->role = role;
+    w->id = id;
+    w->nconns = nconns;
+    w->base = base;
+    w->rng = rng_seed();
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->conns = calloc(nconns, sizeof *w->conns);
+    w->scratch_cap = ENVELOPE_ROOM + MAX_BIN_HEADER + cfg->size + TOPIC_NAME_MAX;
+    w->scratch = malloc(w->scratch_cap);
+    if (w->epfd < 0 || w->conns == NULL || w->scratch == NULL)
+        return false;
+    size_t out_cap = SUB_OUT_BYTES + CONTROL_ROOM;
+    size_t in_cap = in_frame_bound(run) + RECV_SLACK;
+    if (role == ROLE_PUBLISHER) {
+        w->pubs = calloc(nconns, sizeof *w->pubs);
+        w->final_seq = calloc(cfg->topics, sizeof *w->final_seq);
+        w->confirmed_count = calloc(cfg->topics, sizeof *w->confirmed_count);
+        w->data = malloc(MAX_BIN_HEADER + cfg->size);
+        if (w->pubs == NULL || w->final_seq == NULL || w->confirmed_count == NULL ||
+            w->data == NULL)
+            return false;
+        memcpy(w->data, run->bin_header, run->bin_header_len);
+        size_t pub_bytes = pub_envelope_bound(run, w->scratch, w->scratch_cap);
+        if (pub_bytes == 0)
+            return false;
+        out_cap += (size_t)cfg->inflight * frame_bound(pub_bytes);
+        if (cfg->rate > 0)
+            w->slot_ns = (double)NS_PER_S / cfg->rate;
+    } else {
+        w->subs = calloc(nconns, sizeof *w->subs);
+        w->ack_list = calloc(nconns, sizeof *w->ack_list);
+        if (w->subs == NULL || w->ack_list == NULL)
+            return false;
+        for (uint32_t i = 0; i < nconns; i++)
+            w->subs[i].topic = (base + i) % cfg->topics;
+    }
+    for (uint32_t i = 0; i < nconns; i++) {
+        struct conn *c = &w->conns[i];
+        c->fd = -1;
+        c->index = i;
+        c->state = CONN_DONE;
+        c->out_cap = out_cap;
+        c->in_cap = in_cap;
+        c->out = malloc(out_cap);
+        c->in = malloc(in_cap);
+        if (c->out == NULL || c->in == NULL)
+            return false;
+    }
+    return true;
+}
+
+static void worker_free(struct worker *w)
+{
+    for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
+        free(w->conns[i].out);
+        free(w->conns[i].in);
+    }
+    free(w->conns);
+    free(w->subs);
+    free(w->pubs);
+    free(w->final_seq);
+    free(w->confirmed_count);
+    free(w->ack_list);
+    free(w->scratch);
+    free(w->data);
+    if (w->epfd > 0)
+        close(w->epfd);
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: fanout_load --url ws://HOST:PORT/v1 [--publishers P] [--subscribers S]\n"
+            "                   [--topics T] [--size BYTES] [--rate MSGS_PER_S]\n"
+            "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
+            "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
+            "                   [--drain S] [--prefix NAME]\n"
+            "  --publishers   publisher connections, all on one thread (default 1)\n"
+            "  --subscribers  subscriber connections; subscriber i takes topic i %% T (default 1)\n"
+            "  --topics       topics PREFIX.0 .. PREFIX.T-1, published round-robin (default 1)\n"
+            "  --size         data bytes per publish, %d..%u (a %d-byte stamp, then a pattern)\n"
+            "  --rate         open loop: total publishes per second; 0 (default): closed loop\n"
+            "  --duration     measured seconds (default %.0f, at most %.0f)\n"
+            "  --warmup       seconds published before measuring (default %.0f)\n"
+            "  --drain        at most this long after publishing stops, wait for the tail\n"
+            "                 (default %.0f)\n"
+            "  --ack          subscriptions' ack mode (default none); manual acks go out\n"
+            "                 every --ack-every messages (default %d) or after 1 ms\n"
+            "  --window       sub.window for manual acks (default: the broker's, %d)\n"
+            "  --inflight     unconfirmed publishes per publisher (default %d)\n"
+            "  --threads      subscriber threads (default 1); publishers get one more\n"
+            "  --prefix       topic name prefix (default \"%s\")\n"
+            "  --json         one JSON object instead of the table\n",
+            MIN_PAYLOAD, MAX_PAYLOAD, STAMP_BYTES, DEFAULT_DURATION_S, MAX_DURATION_S,
+            DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, WSB_DEFAULT_WINDOW,
+            DEFAULT_INFLIGHT, DEFAULT_PREFIX);
+}
+
+__attribute__((format(printf, 1, 2), noreturn)) static void die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fanout_load: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    usage(stderr);
+    exit(2);
+}
+
+static double parse_number(const char *flag, const char *s, double lo, double hi)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
+        die_usage("%s: '%s' is not a number in [%g, %g]", flag, s, lo, hi);
+    return v;
+}
+
+static void parse_args(struct config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"publishers", required_argument, NULL, 'p'},
+        {"subscribers", required_argument, NULL, 's'},
+        {"topics", required_argument, NULL, 'T'},
+        {"size", required_argument, NULL, 'z'},
+        {"rate", required_argument, NULL, 'r'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"drain", required_argument, NULL, 'D'},
+        {"ack", required_argument, NULL, 'a'},
+        {"ack-every", required_argument, NULL, 'e'},
+        {"window", required_argument, NULL, 'W'},
+        {"inflight", required_argument, NULL, 'k'},
+        {"threads", required_argument, NULL, 't'},
+        {"prefix", required_argument, NULL, 'P'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *cfg = (struct config){.publishers = 1,
+                           .subscribers = 1,
+                           .topics = 1,
+                           .threads = 1,
+                           .size = DEFAULT_SIZE,
+                           .duration_s = DEFAULT_DURATION_S,
+                           .warmup_s = DEFAULT_WARMUP_S,
+                           .drain_s = DEFAULT_DRAIN_S,
+                           .ack_every = DEFAULT_ACK_EVERY,
+                           .inflight = DEFAULT_INFLIGHT,
+                           .prefix = DEFAULT_PREFIX};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'u':
+            cfg->url = optarg;
+            break;
+        case 'p':
+            cfg->publishers = (uint32_t)parse_number("--publishers", optarg, 1, MAX_PUBLISHERS);
+            break;
+        case 's':
+            cfg->subscribers = (uint32_t)parse_number("--subscribers", optarg, 1, MAX_SUBSCRIBERS);
+            break;
+        case 'T':
+            cfg->topics = (uint32_t)parse_number("--topics", optarg, 1, MAX_TOPICS);
+            break;
+        case 'z':
+            cfg->size = (size_t)parse_number("--size", optarg, MIN_PAYLOAD, MAX_PAYLOAD);
+            break;
+        case 'r':
+            cfg->rate = parse_number("--rate", optarg, 0, 1e9);
+            break;
+        case 'd':
+            cfg->duration_s = parse_number("--duration", optarg, 0.001, MAX_DURATION_S);
+            break;
+        case 'w':
+            cfg->warmup_s = parse_number("--warmup", optarg, 0, MAX_DURATION_S);
+            break;
+        case 'D':
+            cfg->drain_s = parse_number("--drain", optarg, 0, MAX_DRAIN_S);
+            break;
+        case 'a':
+            if (strcmp(optarg, "manual") == 0)
+                cfg->ack_manual = true;
+            else if (strcmp(optarg, "none") != 0)
+                die_usage("--ack: '%s' is neither none nor manual", optarg);
+            break;
+        case 'e':
+            cfg->ack_every =
+                (uint32_t)parse_number("--ack-every", optarg, 1, WSB_DEFAULT_MAX_WINDOW);
+            break;
+        case 'W':
+            cfg->window = (uint32_t)parse_number("--window", optarg, 1, WSB_DEFAULT_MAX_WINDOW);
+            break;
+        case 'k':
+            cfg->inflight = (uint32_t)parse_number("--inflight", optarg, 1, MAX_INFLIGHT);
+            break;
+        case 't':
+            cfg->threads = (uint32_t)parse_number("--threads", optarg, 1, MAX_THREADS);
+            break;
+        case 'P':
+            cfg->prefix = optarg;
+            break;
+        case 'j':
+            cfg->json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            die_usage("bad option");
+        }
+    }
+    if (optind < argc)
+        die_usage("unexpected argument '%s'", argv[optind]);
+    if (cfg->url == NULL)
+        die_usage("--url is required");
+    if (strlen(cfg->prefix) == 0 || strlen(cfg->prefix) > MAX_PREFIX)
+        die_usage("--prefix: 1 to %d bytes", MAX_PREFIX);
+    if (cfg->threads > cfg->subscribers)
+        cfg->threads = cfg->subscribers;
+    uint32_t window = cfg->window ? cfg->window : WSB_DEFAULT_WINDOW;
+    if (cfg->ack_manual && cfg->ack_every > window)
+        die_usage("--ack-every %u is over the window of %u: the broker would stall", cfg->ack_every,
+                  window);
+}
+
+/* ---- report ----------------------------------------------------------- */
+
+struct totals {
+    struct hist hist;
+    struct counters n;
+    uint64_t sub_cpu_ns, sub_wall_ns, pub_cpu_ns, pub_wall_ns;
+    uint64_t errors[ERR_KINDS];
+    uint64_t error_sum;
+    uint64_t faults;   /* delivery faults: the broker broke a promise */
+    uint64_t expected; /* deliveries due: per subscription, its topic's confirmed seqs */
+    const char *first_error;
+    const char *first_gap;
+};
+
+static void totals_add(struct totals *t, const struct worker *w)
+{
+    const struct counters *n = &w->n;
+    hist_merge(&t->hist, &w->hist);
+    uint64_t *dst = (uint64_t *)&t->n;
+    const uint64_t *src = (const uint64_t *)n;
+    for (size_t i = 0; i < sizeof *n / sizeof(uint64_t); i++)
+        dst[i] += src[i];
+    if (w->role == ROLE_PUBLISHER) {
+        t->pub_cpu_ns += w->cpu_ns;
+        t->pub_wall_ns += w->wall_ns;
+    } else {
+        t->sub_cpu_ns += w->cpu_ns;
+        t->sub_wall_ns += w->wall_ns;
+    }
+    for (int k = 0; k < ERR_KINDS; k++) {
+        t->errors[k] += w->errors[k];
+        t->error_sum += w->errors[k];
+    }
+    if (t->first_error == NULL && w->first_error[0] != '\0')
+        t->first_error = w->first_error;
+    if (t->first_gap == NULL && w->first_gap[0] != '\0')
+        t->first_gap = w->first_gap;
+}
+
+/* Checks that the broker sequenced each topic without holes: the confirmed
+ * seqs of a topic run from its head at subscribe time + 1 up to the final
+ * one. Only meaningful when every publish was confirmed and each topic has
+ * a subscriber that saw its head. */
+static void check_sequencing(const struct run *run, const struct worker *subs, uint32_t nsub,
+                             const struct worker *pub, struct totals *t)
+{
+    const struct config *cfg = &run->cfg;
+    if (pub->n.confirmed != pub->n.published_all)
+        return;
+    for (uint32_t topic = 0; topic < cfg->topics && topic < cfg->subscribers; topic++) {
+        /* subscriber `topic` (run-wide index) subscribed to this topic */
+        for (uint32_t i = 0; i < nsub; i++) {
+            const struct worker *w = &subs[i];
+            if (topic < w->base || topic >= w->base + w->nconns)
+                continue;
+            const struct subscription *s = &w->subs[topic - w->base];
+            if (!s->subscribed)
+                break;
+            uint64_t count = pub->confirmed_count[topic];
+            uint64_t final = pub->final_seq[topic];
+            if (count > 0 && final - s->start + 1 != count) {
+                t->errors[ERR_SEQUENCE]++;
+                t->error_sum++;
+                fprintf(stderr,
+                        "fanout_load: topic %s: %llu confirms, but seqs %llu..%llu were "
+                        "assigned\n",
+                        run->topics[topic].text, (unsigned long long)count,
+                        (unsigned long long)s->start, (unsigned long long) final);
+            }
+            break;
+        }
+    }
+}
+
+static double us(uint64_t ns)
+{
+    return (double)ns / 1000.0;
+}
+
+static double cpu_pct(uint64_t cpu, uint64_t wall)
+{
+    return wall ? 100.0 * (double)cpu / (double)wall : 0.0;
+}
+
+static void print_mode(const struct config *cfg, FILE *to)
+{
+    if (cfg->rate > 0)
+        fprintf(to, "open loop at %.0f publishes/s", cfg->rate);
+    else
+        fprintf(to, "closed loop");
+    fprintf(to, ", inflight %u", cfg->inflight);
+}
+
+static void report_table(const struct config *cfg, const struct totals *t)
+{
+    const struct hist *h = &t->hist;
+    const struct counters *n = &t->n;
+    double pub_s = (double)n->published / cfg->duration_s;
+    double del_s = (double)n->delivered / cfg->duration_s;
+    printf("fanout_load %s: %u publishers -> %u subscribers on %u topics, %zu B, acks %s", cfg->url,
+           cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
+           cfg->ack_manual ? "manual" : "none");
+    if (cfg->ack_manual)
+        printf(" (every %u or 1 ms)", cfg->ack_every);
+    printf(", ");
+    print_mode(cfg, stdout);
+    printf(", %.1f s (+%.1f s warm-up), %u+1 threads\n", cfg->duration_s, cfg->warmup_s,
+           cfg->threads);
+    printf("%12s %13s %9s %9s %9s %9s %9s %9s %7s %7s\n", "published/s", "delivered/s", "MB/s",
+           "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "errors", "faults");
+    printf("%12.0f %13.0f %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu %7llu\n", pub_s, del_s,
+           del_s * (double)cfg->size / 1e6, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
+           us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(h->max),
+           (unsigned long long)t->error_sum, (unsigned long long)t->faults);
+    printf("delivery: %llu of %llu due (%.2f%%); gaps %llu (%llu msgs); missing %llu; "
+           "duplicates %llu; reorders %llu; after-gap %llu; redelivered %llu; undelivered at drain "
+           "end %llu\n",
+           (unsigned long long)n->delivered_all, (unsigned long long)t->expected,
+           t->expected ? 100.0 * (double)n->delivered_all / (double)t->expected : 0.0,
+           (unsigned long long)n->gap_envelopes, (unsigned long long)n->gap_msgs,
+           (unsigned long long)n->missing, (unsigned long long)n->duplicates,
+           (unsigned long long)n->reorders, (unsigned long long)n->after_gap,
+           (unsigned long long)n->redelivered, (unsigned long long)n->undelivered);
+    printf("publishes: %llu sent, %llu confirmed, %llu late; acks sent %llu\n",
+           (unsigned long long)n->published_all, (unsigned long long)n->confirmed,
+           (unsigned long long)n->late_sends, (unsigned long long)n->acks);
+    printf("errors:");
+    for (int k = 0; k < ERR_KINDS; k++)
+        printf(" %s %llu", err_names[k], (unsigned long long)t->errors[k]);
+    printf("; clean closes %llu/%u; client CPU: subscribers %.0f%%, publishers %.0f%% of a core\n",
+           (unsigned long long)n->clean_closes, cfg->subscribers + cfg->publishers,
+           cpu_pct(t->sub_cpu_ns, t->sub_wall_ns / cfg->threads),
+           cpu_pct(t->pub_cpu_ns, t->pub_wall_ns));
+}
+
+static void report_json(const struct config *cfg, const struct totals *t)
+{
+    const struct hist *h = &t->hist;
+    const struct counters *n = &t->n;
+    double pub_s = (double)n->published / cfg->duration_s;
+    double del_s = (double)n->delivered / cfg->duration_s;
+    printf("{\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,\"size\":%zu,"
+           "\"ack\":\"%s\",\"ack_every\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
+           "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,",
+           cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
+           cfg->ack_manual ? "manual" : "none", cfg->ack_every,
+           cfg->window ? cfg->window : WSB_DEFAULT_WINDOW, cfg->rate, cfg->inflight, cfg->threads,
+           cfg->duration_s, cfg->warmup_s);
+    printf("\"published_per_s\":%.1f,\"delivered_per_s\":%.1f,\"mb_per_s\":%.3f,", pub_s, del_s,
+           del_s * (double)cfg->size / 1e6);
+    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
+           "\"mean\":%.1f,\"count\":%llu},",
+           us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+           us(hist_percentile(h, 99.9)), us(h->max), hist_mean(h) / 1000.0,
+           (unsigned long long)h->total);
+    printf("\"delivery\":{\"due\":%llu,\"delivered\":%llu,\"gap_envelopes\":%llu,\"gap_msgs\":%llu,"
+           "\"missing\":%llu,\"duplicates\":%llu,\"reorders\":%llu,\"after_gap\":%llu,"
+           "\"redelivered\":%llu,\"undelivered\":%llu,\"faults\":%llu},",
+           (unsigned long long)t->expected, (unsigned long long)n->delivered_all,
+           (unsigned long long)n->gap_envelopes, (unsigned long long)n->gap_msgs,
+           (unsigned long long)n->missing, (unsigned long long)n->duplicates,
+           (unsigned long long)n->reorders, (unsigned long long)n->after_gap,
+           (unsigned long long)n->redelivered, (unsigned long long)n->undelivered,
+           (unsigned long long)t->faults);
+    printf("\"publishes\":{\"sent\":%llu,\"confirmed\":%llu,\"late\":%llu},\"acks\":%llu,",
+           (unsigned long long)n->published_all, (unsigned long long)n->confirmed,
+           (unsigned long long)n->late_sends, (unsigned long long)n->acks);
+    printf("\"errors\":{");
+    for (int k = 0; k < ERR_KINDS; k++)
+        printf("%s\"%s\":%llu", k ? "," : "", err_names[k], (unsigned long long)t->errors[k]);
+    printf("},\"clean_closes\":%llu,\"sub_cpu_pct\":%.1f,\"pub_cpu_pct\":%.1f}\n",
+           (unsigned long long)n->clean_closes,
+           cpu_pct(t->sub_cpu_ns, t->sub_wall_ns / cfg->threads),
+           cpu_pct(t->pub_cpu_ns, t->pub_wall_ns));
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+/* Between the barriers: abort if any connection failed to join, else start
+ * the clock. */
+static void start_or_abort(struct run *run, struct worker *workers, uint32_t count)
+{
+    uint64_t failed = 0;
+    const char *first = NULL;
+    for (uint32_t i = 0; i < count; i++) {
+        for (int k = 0; k < ERR_KINDS; k++)
+            failed += workers[i].errors[k];
+        if (first == NULL && workers[i].first_error[0] != '\0')
+            first = workers[i].first_error;
+    }
+    if (failed > 0) {
+        fprintf(stderr, "fanout_load: %llu connections to %s failed to join; first: %s\n",
+                (unsigned long long)failed, run->cfg.url, first);
+        run->abort = true;
+        return;
+    }
+    run->t_start = now_ns();
+    run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
+    run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
+    run->t_drain = run->t_end + (uint64_t)(run->cfg.drain_s * NS_PER_S);
+}
+
+static bool run_prepare(struct run *run)
+{
+    const struct config *cfg = &run->cfg;
+    run->topics = calloc(cfg->topics, sizeof *run->topics);
+    run->final_seq = calloc(cfg->topics, sizeof *run->final_seq);
+    run->pattern = malloc(cfg->size + PATTERN_PERIOD);
+    if (run->topics == NULL || run->final_seq == NULL || run->pattern == NULL)
+        return false;
+    for (uint32_t t = 0; t < cfg->topics; t++) {
+        struct topic_name *name = &run->topics[t];
+        int n = snprintf(name->text, sizeof name->text, "%s.%u", cfg->prefix, t);
+        name->len = (size_t)n;
+    }
+    uint64_t rng = rng_seed();
+    for (size_t i = 0; i < cfg->size + PATTERN_PERIOD; i++)
+        run->pattern[i] = (uint8_t)(rng_next(&rng) >> 32);
+    run->bin_header_len = bin_header(run->bin_header, cfg->size);
+    atomic_init(&run->publish_done, false);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    struct run *run = &g_run;
+    parse_args(&run->cfg, argc, argv);
+    const struct config *cfg = &run->cfg;
+    const char *why = target_parse_url(&run->target, cfg->url);
+    if (why != NULL)
+        die_usage("--url '%s': %s", cfg->url, why);
+    why = target_resolve(&run->target);
+    if (why != NULL) {
+        fprintf(stderr, "fanout_load: cannot resolve %s:%s: %s\n", run->target.host,
+                run->target.port, why);
+        return 1;
+    }
+    rlim_t need = (rlim_t)cfg->subscribers + cfg->publishers + 2 * (cfg->threads + 1) + FD_SLACK;
+    rlim_t hard = 0;
+    if (!raise_fd_limit(need, &hard)) {
+        fprintf(stderr,
+                "fanout_load: %u connections need %llu descriptors; the hard limit is %llu "
+                "(raise ulimit -Hn)\n",
+                cfg->subscribers + cfg->publishers, (unsigned long long)need,
+                (unsigned long long)hard);
+        return 1;
+    }
+    if (!run_prepare(run)) {
+        fprintf(stderr, "fanout_load: out of memory\n");
+        return 1;
+    }
+    double buffers = (double)cfg->subscribers * (double)(in_frame_bound(run) + RECV_SLACK) +
+                     (double)cfg->publishers * (double)cfg->inflight *
+                         (double)frame_bound(cfg->size + TOPIC_NAME_MAX + ENVELOPE_ROOM);
+    if (buffers > (double)MAX_BUFFER_BYTES)
+        die_usage("connections x inflight x size need over %llu MiB of buffers",
+                  MAX_BUFFER_BYTES >> 20);
+
+    uint32_t count = cfg->threads + 1; /* subscriber threads, then the publisher thread */
+    struct worker *workers = calloc(count, sizeof *workers);
+    if (workers == NULL) {
+        fprintf(stderr, "fanout_load: out of memory\n");
+        return 1;
+    }
+    for (uint32_t i = 0, base = 0; i < cfg->threads; i++) {
+        uint32_t share = cfg->subscribers / cfg->threads + (i < cfg->subscribers % cfg->threads);
+        if (!worker_init(&workers[i], run, ROLE_SUBSCRIBER, i, base, share)) {
+            fprintf(stderr, "fanout_load: cannot set up subscriber thread %u: out of memory\n", i);
+            return 1;
+        }
+        base += share;
+    }
+    struct worker *pub = &workers[cfg->threads];
+    if (!worker_init(pub, run, ROLE_PUBLISHER, cfg->threads, 0, cfg->publishers)) {
+        fprintf(stderr, "fanout_load: cannot set up the publisher thread: out of memory\n");
+        return 1;
+    }
+    pthread_barrier_init(&run->barrier, NULL, count + 1);
+    for (uint32_t i = 0; i < count; i++) {
+        if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]) != 0) {
+            fprintf(stderr, "fanout_load: cannot start thread %u\n", i);
+            return 1;
+        }
+    }
+    pthread_barrier_wait(&run->barrier);
+    start_or_abort(run, workers, count);
+    pthread_barrier_wait(&run->barrier);
+
+    struct totals *t = calloc(1, sizeof *t);
+    for (uint32_t i = 0; i < count; i++) {
+        pthread_join(workers[i].tid, NULL);
+        if (t != NULL)
+            totals_add(t, &workers[i]);
+    }
+    if (run->abort || t == NULL)
+        return 1;
+    for (uint32_t i = 0; i < cfg->threads; i++)
+        for (uint32_t j = 0; j < workers[i].nconns; j++) {
+            const struct subscription *s = &workers[i].subs[j];
+            uint64_t final = run->final_seq[s->topic];
+            if (s->subscribed && final >= s->start)
+                t->expected += final - s->start + 1;
+        }
+    check_sequencing(run, workers, cfg->threads, pub, t);
+    /* undelivered is reported, not a fault: the protocol sets no deadline,
+     * and an overloaded broker's backlog (its queues plus the kernel's socket
+     * buffers) can take longer than --drain to arrive. */
+    t->faults = t->n.missing + t->n.duplicates + t->n.reorders + t->n.after_gap;
+    if (cfg->json)
+        report_json(cfg, t);
+    else
+        report_table(cfg, t);
+    if (t->first_error != NULL)
+        fprintf(stderr, "fanout_load: %s\n", t->first_error);
+    if (t->first_gap != NULL)
+        fprintf(stderr, "fanout_load: first gap: %s\n", t->first_gap);
+    int status = t->error_sum > 0 || t->faults > 0 ? 1 : 0;
+    for (uint32_t i = 0; i < count; i++)
+        worker_free(&workers[i]);
+    free(workers);
+    free(t);
+    free(run->topics);
+    free(run->final_seq);
+    free(run->pattern);
+    return status;
+}

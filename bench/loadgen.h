@@ -1,0 +1,323 @@
+/*
+ * loadgen.h - the pieces a WebSocket load generator needs whatever it
+ * drives: clocks, a cheap PRNG, a log-linear latency histogram, ws:// URL
+ * parsing and resolution, the descriptor limit, and the client side of the
+ * opening handshake.
+ *
+ * Header-only, every function static inline: bench/CMakeLists.txt builds
+ * every C file in bench/ as its own program, so shared code cannot live in a .c
+ * file there. The histogram and the handshake follow bench/echo_load.c (same
+ * bucket layout and precision), so figures from the two tools compare.
+ */
+#ifndef WSB_BENCH_LOADGEN_H
+#define WSB_BENCH_LOADGEN_H
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "ws_handshake.h"
+
+#define NS_PER_S  1000000000ull
+#define NS_PER_MS 1000000ull
+#define NS_PER_US 1000ull
+
+#define HANDSHAKE_KEY_BYTES    16
+#define HANDSHAKE_KEY_LEN      24   /* base64 of 16 bytes */
+#define HANDSHAKE_MAX_RESPONSE 4096 /* a longer 101 response head is refused */
+
+/* ---- clocks and randomness -------------------------------------------- */
+
+/* CLOCK_MONOTONIC: one clock for every thread of the process, so a stamp
+ * written by a publisher thread can be subtracted on a subscriber thread. */
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64: masks, keys and patterns, not cryptography. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static inline uint64_t rng_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed || seed == 0)
+        seed = now_ns() | 1;
+    return seed;
+}
+
+/* ---- latency histogram ------------------------------------------------ */
+
+/* Exact below 128 ns, then 128 sub-buckets per power of two (under 0.8%
+ * error) up to 2^40 ns (about 18 minutes; longer values are clamped). */
+#define HIST_SUB_BITS  7
+#define HIST_SUB_COUNT (1u << HIST_SUB_BITS)
+#define HIST_MAX_BITS  40
+#define HIST_BUCKETS   (HIST_SUB_COUNT * (HIST_MAX_BITS - HIST_SUB_BITS + 1))
+
+struct hist {
+    uint64_t counts[HIST_BUCKETS];
+    uint64_t total;
+    uint64_t max;
+    double sum;
+};
+
+static inline size_t hist_index(uint64_t v)
+{
+    if (v < HIST_SUB_COUNT)
+        return (size_t)v;
+    if (v >> HIST_MAX_BITS)
+        v = (1ull << HIST_MAX_BITS) - 1;
+    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - HIST_SUB_BITS;
+    return (size_t)shift * HIST_SUB_COUNT + (size_t)(v >> shift);
+}
+
+/* The largest value that lands in bucket idx (HdrHistogram's "highest
+ * equivalent value"). */
+static inline uint64_t hist_bucket_top(size_t idx)
+{
+    if (idx < 2 * HIST_SUB_COUNT)
+        return idx;
+    unsigned shift = (unsigned)(idx / HIST_SUB_COUNT) - 1;
+    uint64_t sub = idx % HIST_SUB_COUNT + HIST_SUB_COUNT;
+    return (sub << shift) + (1ull << shift) - 1;
+}
+
+static inline void hist_record(struct hist *h, uint64_t v)
+{
+    h->counts[hist_index(v)]++;
+    h->total++;
+    h->sum += (double)v;
+    if (v > h->max)
+        h->max = v;
+}
+
+static inline void hist_merge(struct hist *into, const struct hist *from)
+{
+    for (size_t i = 0; i < HIST_BUCKETS; i++)
+        into->counts[i] += from->counts[i];
+    into->total += from->total;
+    into->sum += from->sum;
+    if (from->max > into->max)
+        into->max = from->max;
+}
+
+static inline uint64_t hist_percentile(const struct hist *h, double pct)
+{
+    if (h->total == 0)
+        return 0;
+    double exact = pct / 100.0 * (double)h->total;
+    uint64_t rank = (uint64_t)exact; /* rounded up below */
+    if ((double)rank < exact || rank == 0)
+        rank++;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->counts[i];
+        if (seen >= rank) {
+            uint64_t top = hist_bucket_top(i);
+            return top < h->max ? top : h->max;
+        }
+    }
+    return h->max;
+}
+
+static inline double hist_mean(const struct hist *h)
+{
+    return h->total ? h->sum / (double)h->total : 0.0;
+}
+
+/* ---- where to connect ------------------------------------------------- */
+
+struct target {
+    char host[256]; /* as written in the URL, for the Host header */
+    char port[8];
+    char path[1024];
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+};
+
+/* Parses ws://host[:port][/path] (host may be a bracketed IPv6 literal).
+ * Returns NULL, or what is wrong with url. */
+static inline const char *target_parse_url(struct target *t, const char *url)
+{
+    static const char scheme[] = "ws://";
+    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
+        return "the URL does not start with ws:// (wss is not supported)";
+    const char *p = url + sizeof scheme - 1;
+    const char *host_end = *p == '[' ? strchr(p, ']') : p + strcspn(p, ":/");
+    if (host_end == NULL || host_end == p)
+        return "no host in the URL";
+    const char *host = p;
+    if (*p == '[') {
+        host++;
+        p = host_end + 1;
+    } else {
+        p = host_end;
+    }
+    if ((size_t)(host_end - host) >= sizeof t->host)
+        return "host too long";
+    memcpy(t->host, host, (size_t)(host_end - host));
+    t->host[host_end - host] = '\0';
+    strcpy(t->port, "80");
+    if (*p == ':') {
+        size_t plen = strcspn(p + 1, "/");
+        if (plen == 0 || plen >= sizeof t->port)
+            return "bad port in the URL";
+        memcpy(t->port, p + 1, plen);
+        t->port[plen] = '\0';
+        p += 1 + plen;
+    }
+    if (strlen(p) >= sizeof t->path)
+        return "path too long";
+    strcpy(t->path, *p ? p : "/");
+    return NULL;
+}
+
+/* Fills t->addr from host and port. Returns NULL, or getaddrinfo's error. */
+static inline const char *target_resolve(struct target *t)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(t->host, t->port, &hints, &res);
+    if (rc != 0)
+        return gai_strerror(rc);
+    memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+    t->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return NULL;
+}
+
+/* Raises the soft RLIMIT_NOFILE to `need` (up to the hard limit). Returns
+ * false when the hard limit is lower. */
+static inline bool raise_fd_limit(rlim_t need, rlim_t *hard)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return false;
+    *hard = rl.rlim_max;
+    if (rl.rlim_cur >= need)
+        return true;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+        return false;
+    rl.rlim_cur = need;
+    return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
+/* ---- client side of the opening handshake ----------------------------- */
+
+static inline void base64_encode(const uint8_t *src, size_t len, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
+        *out++ = alphabet[v >> 18 & 63];
+        *out++ = alphabet[v >> 12 & 63];
+        *out++ = alphabet[v >> 6 & 63];
+        *out++ = alphabet[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)src[i] << 16 | (i + 1 < len ? (uint32_t)src[i + 1] << 8 : 0);
+        *out++ = alphabet[v >> 18 & 63];
+        *out++ = alphabet[v >> 12 & 63];
+        *out++ = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+        *out++ = '=';
+    }
+    *out = '\0';
+}
+
+/* Writes the upgrade request with a fresh random key (kept in key, for
+ * handshake_check_response) into out. subprotocol may be NULL. Returns its
+ * length, or 0 if cap is too small. */
+static inline size_t handshake_write_request(char *out, size_t cap, const struct target *t,
+                                             const char *subprotocol, uint64_t *rng,
+                                             char key[HANDSHAKE_KEY_LEN + 1])
+{
+    uint8_t raw[HANDSHAKE_KEY_BYTES];
+    for (size_t i = 0; i < sizeof raw; i += 8) {
+        uint64_t r = rng_next(rng);
+        memcpy(raw + i, &r, 8);
+    }
+    base64_encode(raw, sizeof raw, key);
+    int n = snprintf(out, cap,
+                     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                     "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                     t->path, t->host, t->port, key, subprotocol ? "Sec-WebSocket-Protocol: " : "",
+                     subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* The value of header `name` within the response head [resp, end), or NULL. */
+static inline const char *handshake_header_value(const char *resp, const char *end,
+                                                 const char *name, size_t *vlen)
+{
+    size_t nlen = strlen(name);
+    const char *line = memchr(resp, '\n', (size_t)(end - resp)); /* skip the status line */
+    while (line != NULL && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (eol == NULL)
+            eol = end;
+        if ((size_t)(eol - line) > nlen && line[nlen] == ':' &&
+            strncasecmp(line, name, nlen) == 0) {
+            const char *v = line + nlen + 1;
+            const char *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            *vlen = (size_t)(ve - v);
+            return v;
+        }
+        line = eol;
+    }
+    return NULL;
+}
+
+/* Checks a complete response head [resp, resp + len) against the key that
+ * was sent. Returns NULL when it accepts the upgrade, else what is wrong. */
+static inline const char *handshake_check_response(const char *resp, size_t len, const char *key)
+{
+    static const char status_101[] = "HTTP/1.1 101";
+    const char *end = resp + len;
+    if (len < sizeof status_101 - 1 || memcmp(resp, status_101, sizeof status_101 - 1) != 0)
+        return "no 101 Switching Protocols";
+    size_t vlen = 0;
+    const char *v = handshake_header_value(resp, end, "Upgrade", &vlen);
+    if (v == NULL || vlen != strlen("websocket") || strncasecmp(v, "websocket", vlen) != 0)
+        return "missing or wrong Upgrade header";
+    char expect[WS_ACCEPT_KEY_LEN + 1];
+    struct ws_str k = {.ptr = key, .len = HANDSHAKE_KEY_LEN};
+    if (ws_handshake_accept_key(k, expect) != 0)
+        return "ws_handshake_accept_key failed";
+    v = handshake_header_value(resp, end, "Sec-WebSocket-Accept", &vlen);
+    if (v == NULL || vlen != WS_ACCEPT_KEY_LEN || memcmp(v, expect, vlen) != 0)
+        return "missing or wrong Sec-WebSocket-Accept";
+    return NULL;
+}
+
+#endif
