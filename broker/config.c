@@ -19,7 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum option_kind { OPT_UINT, OPT_ONOFF, OPT_LISTEN, OPT_LEVEL, OPT_RETENTION, OPT_CONFIG, OPT_HELP };
+enum option_kind {
+    OPT_UINT,
+    OPT_ONOFF,
+    OPT_LISTEN,
+    OPT_LEVEL,
+    OPT_RETENTION,
+    OPT_CONFIG,
+    OPT_HELP
+};
 
 struct option_spec {
     const char *name;
@@ -439,7 +447,8 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
         cfg->listener_count = 1;
     }
     if ((cfg->xring_entries & (cfg->xring_entries - 1)) != 0) {
-        snprintf(err, err_len, "--xring-entries: invalid value '%" PRIu64 "' (must be a power of two)",
+        snprintf(err, err_len,
+                 "--xring-entries: invalid value '%" PRIu64 "' (must be a power of two)",
                  cfg->xring_entries);
         return CONFIG_ERROR;
     }

@@ -15,7 +15,7 @@
 
 #include "log.h"
 
-#define CONFIG_MAX_LISTENERS 16
+#define CONFIG_MAX_LISTENERS       16
 #define CONFIG_MAX_RETENTION_RULES 64
 
 /* How much of a topic's log is kept, for topics matching pattern. */

@@ -320,8 +320,7 @@ static size_t conn_process_frames(struct conn *c, uint8_t *buf, size_t len)
             if (code != WS_CLOSE_NONE)
                 conn_close(c, code, reason);
             else
-                conn_check_partial_text(c, &f, buf + off + f.header_len,
-                                        len - off - f.header_len);
+                conn_check_partial_text(c, &f, buf + off + f.header_len, len - off - f.header_len);
             break;
         }
         if (f.masked)

@@ -39,8 +39,8 @@ struct conn {
     int fd;
     enum conn_state state;
     const struct route *route;
-    void *app;        /* the route's per-connection state (a session) */
-    bool app_closed;  /* route->on_close has run */
+    void *app;       /* the route's per-connection state (a session) */
+    bool app_closed; /* route->on_close has run */
 
     /* io_uring bookkeeping (worker.c) */
     uint32_t inflight;    /* submitted operations not yet completed for good */

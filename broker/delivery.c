@@ -198,8 +198,8 @@ static uint64_t backoff_ms(const struct delivery *d, uint32_t attempts)
 static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq)
 {
     uint64_t now = c->worker->now_ms;
-    if (ring_push(&d->unacked, (struct pending_msg){outbuf_ref(frame), seq,
-                                                    now + backoff_ms(d, 0), 0}) != 0) {
+    if (ring_push(&d->unacked,
+                  (struct pending_msg){outbuf_ref(frame), seq, now + backoff_ms(d, 0), 0}) != 0) {
         outbuf_release(frame);
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;

@@ -52,7 +52,6 @@ static bool ring_dequeue(struct mailbox_ring *r, struct xmsg *m)
     return true;
 }
 
-
 int mailboxes_init(struct mailboxes *m, unsigned workers, unsigned entries)
 {
     m->workers = workers;

@@ -68,7 +68,6 @@ bool mailbox_pending(const struct mailbox_port *p);
 
 /* Targets that were sent something since the last call: calls wake(to) for
  * each. */
-void mailbox_wake_targets(struct mailbox_port *p, void (*wake)(void *ctx, unsigned to),
-                          void *ctx);
+void mailbox_wake_targets(struct mailbox_port *p, void (*wake)(void *ctx, unsigned to), void *ctx);
 
 #endif

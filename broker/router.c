@@ -222,8 +222,8 @@ static void send_to_sub(struct router *r, unsigned worker, enum xmsg_kind kind,
                         struct subscription *sub, struct topic *t, struct outbuf *frame,
                         uint64_t u1, uint64_t u2)
 {
-    struct xmsg m = {.kind = (uint8_t)kind, .sub = sub, .topic = t, .frame = frame,
-                     .u1 = u1, .u2 = u2};
+    struct xmsg m = {
+        .kind = (uint8_t)kind, .sub = sub, .topic = t, .frame = frame, .u1 = u1, .u2 = u2};
     router_send(r, worker, &m);
 }
 
@@ -268,8 +268,7 @@ static void attach(struct router *r, struct topic *t, struct subscription *sub, 
     t->att[t->att_count++] = (struct attachment){sub, worker};
     t->worker_refs[worker]++;
     topic_log_expire(&t->log, r->worker->now_ms);
-    send_to_sub(r, worker, X_ATTACH, sub, t, NULL, t->head,
-                topic_log_oldest(&t->log, t->head));
+    send_to_sub(r, worker, X_ATTACH, sub, t, NULL, t->head, topic_log_oldest(&t->log, t->head));
     attach_backfill(r, t, sub, worker);
 }
 
@@ -365,8 +364,13 @@ static void reply_confirm(struct router *r, struct xmsg *pub, struct topic *t, u
 {
     /* Without confirm the publisher holds no reference on the session, so
      * the answer (an error) names it by serial, looked up on arrival. */
-    struct xmsg m = {.kind = X_CONFIRM, .flags = pub->flags, .topic = t, .id = pub->id,
-                     .u1 = seq, .u2 = pub->u1, .code = (uint16_t)code,
+    struct xmsg m = {.kind = X_CONFIRM,
+                     .flags = pub->flags,
+                     .topic = t,
+                     .id = pub->id,
+                     .u1 = seq,
+                     .u2 = pub->u1,
+                     .code = (uint16_t)code,
                      .session = (pub->flags & XMSG_CONFIRM) ? pub->session : NULL};
     router_send(r, pub->from_worker, &m);
 }
@@ -423,8 +427,12 @@ static void owner_on_replay(struct router *r, struct xmsg *m)
         uint64_t first = req->from;
         if (first <= to && first < oldest) {
             uint64_t last_gone = oldest - 1 < to ? oldest - 1 : to;
-            struct xmsg g = {.kind = X_GAP, .replay = req, .session = req->session, .topic = t,
-                             .u1 = first, .u2 = last_gone};
+            struct xmsg g = {.kind = X_GAP,
+                             .replay = req,
+                             .session = req->session,
+                             .topic = t,
+                             .u1 = first,
+                             .u2 = last_gone};
             router_send(r, m->from_worker, &g);
             first = last_gone + 1;
         }
@@ -432,14 +440,20 @@ static void owner_on_replay(struct router *r, struct xmsg *m)
             const struct log_entry *e = topic_log_find(&t->log, seq);
             if (e == NULL)
                 continue;
-            struct xmsg f = {.kind = X_REPLAY_MSG, .replay = req, .session = req->session,
-                             .frame = outbuf_ref(e->frame), .u1 = seq};
+            struct xmsg f = {.kind = X_REPLAY_MSG,
+                             .replay = req,
+                             .session = req->session,
+                             .frame = outbuf_ref(e->frame),
+                             .u1 = seq};
             router_send(r, m->from_worker, &f);
             count++;
         }
     }
-    struct xmsg done = {.kind = X_REPLAY_DONE, .replay = req, .session = req->session,
-                        .u1 = count, .u2 = t ? (req->to < t->head ? req->to : t->head) : 0};
+    struct xmsg done = {.kind = X_REPLAY_DONE,
+                        .replay = req,
+                        .session = req->session,
+                        .u1 = count,
+                        .u2 = t ? (req->to < t->head ? req->to : t->head) : 0};
     router_send(r, m->from_worker, &done);
 }
 
@@ -614,8 +628,13 @@ int router_publish(struct router *r, struct session *s, struct ws_str topic, str
     struct outbuf *frame = outbuf_alloc_shared(len);
     if (frame == NULL)
         return -1;
-    struct xmsg m = {.kind = X_PUBLISH, .flags = (uint8_t)flags, .session = s, .frame = frame,
-                     .id = id, .u1 = s->serial, .u2 = s->id};
+    struct xmsg m = {.kind = X_PUBLISH,
+                     .flags = (uint8_t)flags,
+                     .session = s,
+                     .frame = frame,
+                     .id = id,
+                     .u1 = s->serial,
+                     .u2 = s->id};
     if (wsb_msg_template_write(outbuf_payload(frame), len, topic, data, &m.tmpl) != 0) {
         outbuf_release(frame);
         return -1;
@@ -660,8 +679,8 @@ int router_replay(struct router *r, struct session *s, struct ws_str topic, uint
     struct replay_req *req = malloc(sizeof(*req) + topic.len + 1);
     if (req == NULL)
         return -1;
-    *req = (struct replay_req){.session = s, .has_id = has_id, .id = id, .from = from, .to = to,
-                               .topic_len = topic.len};
+    *req = (struct replay_req){
+        .session = s, .has_id = has_id, .id = id, .from = from, .to = to, .topic_len = topic.len};
     memcpy(req->topic, topic.ptr, topic.len);
     req->topic[topic.len] = '\0';
     s->refs++;

@@ -93,7 +93,7 @@ static void envelope_send(struct session *s, struct outbuf *b, size_t len)
 
 #define SEND_ENVELOPE(s, extra, encoder, ...)                                                      \
     do {                                                                                           \
-        struct outbuf *b_ = envelope_buf((s), ENVELOPE_SLACK + (extra));                          \
+        struct outbuf *b_ = envelope_buf((s), ENVELOPE_SLACK + (extra));                           \
         if (b_)                                                                                    \
             envelope_send((s), b_, encoder(outbuf_payload(b_), b_->capacity, __VA_ARGS__));        \
     } while (0)
@@ -128,8 +128,8 @@ static void session_error(struct session *s, enum wsb_err code, const char *text
 static void request_error(struct session *s, const struct wsb_request *req, enum wsb_err code,
                           const char *text)
 {
-    static const char *const op_names[] = {"", "hello", "sub", "unsub", "pub", "ack", "replay",
-                                           "ping"};
+    static const char *const op_names[] = {"",    "hello", "sub",    "unsub",
+                                           "pub", "ack",   "replay", "ping"};
     const char *op = op_names[req->op];
     session_error(s, code, text, req->has_id, req->id, (struct ws_str){op, strlen(op)});
 }
@@ -336,8 +336,7 @@ static void pubsub_on_message(struct conn *c, uint8_t opcode, const uint8_t *pay
     if (wsb_request_decode(payload, len, &limits, &req, &err) != WSB_OK) {
         if (ws_str_eq(err.op, "pub") && err.has_id) {
             /* A publish with an id is answered by confirm or reject. */
-            SEND_ENVELOPE(s, strlen(err.text), wsb_encode_reject, true, err.id, err.code,
-                          err.text);
+            SEND_ENVELOPE(s, strlen(err.text), wsb_encode_reject, true, err.id, err.code, err.text);
             session_count_error(s);
             return;
         }

@@ -70,8 +70,7 @@ void session_on_confirm(struct session *s, uint64_t id, const struct topic *t, u
  * may be gone. */
 void session_on_publish_error(struct worker *w, uint64_t serial, bool has_id, uint64_t id,
                               enum wsb_err code);
-void session_on_attach(struct subscription *sub, struct topic *t, uint64_t head,
-                       uint64_t oldest);
+void session_on_attach(struct subscription *sub, struct topic *t, uint64_t head, uint64_t oldest);
 void session_on_registered(struct subscription *sub);
 void session_on_unsubscribed(struct subscription *sub);
 /* Answers to a replay request. */

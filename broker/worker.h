@@ -67,7 +67,7 @@ struct worker {
 
     struct router router;
     uint64_t session_serial; /* last session serial handed out */
-    atomic_bool idle; /* about to sleep in io_uring: peers must poke wake_fd */
+    atomic_bool idle;        /* about to sleep in io_uring: peers must poke wake_fd */
 
     uint64_t now_ms;
     bool stopping;

@@ -45,7 +45,7 @@ enum xmsg_kind {
 };
 
 #define XMSG_CONFIRM 0x1 /* X_PUBLISH: answer with X_CONFIRM */
-#define XMSG_HAS_ID 0x2  /* X_PUBLISH: id is set (de-duplication) */
+#define XMSG_HAS_ID  0x2 /* X_PUBLISH: id is set (de-duplication) */
 
 struct xmsg {
     uint8_t kind;

@@ -23,9 +23,9 @@
 #include "ws_str.h"
 
 #define WSB_PROTOCOL_VERSION 1
-#define WSB_SUBPROTOCOL "wsbroker.v1"
-#define WSB_DEFAULT_WINDOW 1000
-#define WSB_NAME_MAX_BYTES 64
+#define WSB_SUBPROTOCOL      "wsbroker.v1"
+#define WSB_DEFAULT_WINDOW   1000
+#define WSB_NAME_MAX_BYTES   64
 
 /* Stable error codes (docs/protocol.md section 5). */
 enum wsb_err {
@@ -51,8 +51,15 @@ enum wsb_err {
 /* "bad_envelope", ... ; "unknown" for a value outside the enum. */
 const char *wsb_err_name(enum wsb_err err);
 
-enum wsb_op { WSB_OP_HELLO = 1, WSB_OP_SUB, WSB_OP_UNSUB, WSB_OP_PUB, WSB_OP_ACK, WSB_OP_REPLAY,
-              WSB_OP_PING };
+enum wsb_op {
+    WSB_OP_HELLO = 1,
+    WSB_OP_SUB,
+    WSB_OP_UNSUB,
+    WSB_OP_PUB,
+    WSB_OP_ACK,
+    WSB_OP_REPLAY,
+    WSB_OP_PING
+};
 enum wsb_ack_mode { WSB_ACK_NONE = 0, WSB_ACK_MANUAL = 1 };
 enum wsb_policy { WSB_POLICY_DROP = 0, WSB_POLICY_DISCONNECT = 1, WSB_POLICY_CONFLATE = 2 };
 
@@ -131,16 +138,15 @@ size_t wsb_encode_welcome(uint8_t *out, size_t cap, struct ws_str session,
 size_t wsb_encode_subscribed(uint8_t *out, size_t cap, bool has_id, uint64_t id,
                              struct ws_str topic, struct ws_str match, uint64_t head,
                              uint64_t oldest);
-size_t wsb_encode_confirm(uint8_t *out, size_t cap, uint64_t id, struct ws_str topic,
-                          uint64_t seq);
+size_t wsb_encode_confirm(uint8_t *out, size_t cap, uint64_t id, struct ws_str topic, uint64_t seq);
 size_t wsb_encode_reject(uint8_t *out, size_t cap, bool has_id, uint64_t id, enum wsb_err code,
                          const char *reason);
 size_t wsb_encode_gap(uint8_t *out, size_t cap, struct ws_str topic, uint64_t from, uint64_t to);
-size_t wsb_encode_replayed(uint8_t *out, size_t cap, bool has_id, uint64_t id,
-                           struct ws_str topic, uint64_t from, uint64_t to, uint64_t count);
+size_t wsb_encode_replayed(uint8_t *out, size_t cap, bool has_id, uint64_t id, struct ws_str topic,
+                           uint64_t from, uint64_t to, uint64_t count);
 /* op may be absent (ptr NULL). */
-size_t wsb_encode_error(uint8_t *out, size_t cap, enum wsb_err code, const char *text,
-                        bool has_id, uint64_t id, struct ws_str op);
+size_t wsb_encode_error(uint8_t *out, size_t cap, enum wsb_err code, const char *text, bool has_id,
+                        uint64_t id, struct ws_str op);
 size_t wsb_encode_pong(uint8_t *out, size_t cap, bool has_id, uint64_t id);
 
 /* --- client side -------------------------------------------------------- */
@@ -149,8 +155,17 @@ size_t wsb_encode_pong(uint8_t *out, size_t cap, bool has_id, uint64_t id);
  * not use are ignored, optional ones written only when set/non-default). */
 size_t wsb_request_encode(uint8_t *out, size_t cap, const struct wsb_request *req);
 
-enum wsb_event_kind { WSB_EV_WELCOME = 1, WSB_EV_SUBSCRIBED, WSB_EV_MSG, WSB_EV_CONFIRM,
-                      WSB_EV_REJECT, WSB_EV_GAP, WSB_EV_REPLAYED, WSB_EV_ERROR, WSB_EV_PONG };
+enum wsb_event_kind {
+    WSB_EV_WELCOME = 1,
+    WSB_EV_SUBSCRIBED,
+    WSB_EV_MSG,
+    WSB_EV_CONFIRM,
+    WSB_EV_REJECT,
+    WSB_EV_GAP,
+    WSB_EV_REPLAYED,
+    WSB_EV_ERROR,
+    WSB_EV_PONG
+};
 
 /* A decoded broker envelope; views into the buffer. */
 struct wsb_event {

@@ -10,9 +10,9 @@
 
 #define MP_FIXMAP(n) (uint8_t)(0x80 | (n))
 #define MP_FIXSTR(n) (uint8_t)(0xa0 | (n))
-#define MP_STR8 0xd9
-#define MP_UINT64 0xcf
-#define MP_TRUE 0xc3
+#define MP_STR8      0xd9
+#define MP_UINT64    0xcf
+#define MP_TRUE      0xc3
 
 static const uint8_t key_op_msg[] = {MP_FIXSTR(2), 'o', 'p', MP_FIXSTR(3), 'm', 's', 'g'};
 static const uint8_t key_topic[] = {MP_FIXSTR(5), 't', 'o', 'p', 'i', 'c'};

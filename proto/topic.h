@@ -12,7 +12,7 @@
 
 #include "ws_str.h"
 
-#define WSB_TOPIC_MAX_BYTES 255
+#define WSB_TOPIC_MAX_BYTES  255
 #define WSB_TOPIC_MAX_TOKENS 32
 
 enum topic_kind { TOPIC_INVALID, TOPIC_EXACT, TOPIC_PATTERN };

@@ -18,7 +18,7 @@
 #include "session.h"
 #include "worker.h"
 
-#define WORKERS 2
+#define WORKERS      2
 #define RING_ENTRIES 4096
 
 struct router_fixture {
@@ -110,7 +110,8 @@ struct router_fixture *router_fixture_create(unsigned subscribers, int manual_ac
         struct conn *c = fixture_connect(f, i % WORKERS, &f->peer_fds[i]);
         f->subscribers[i] = c;
         fixture_send(c, &hello);
-        struct wsb_request sub = {.op = WSB_OP_SUB, .topic = {f->topic, strlen(f->topic)},
+        struct wsb_request sub = {.op = WSB_OP_SUB,
+                                  .topic = {f->topic, strlen(f->topic)},
                                   .ack = manual_ack ? WSB_ACK_MANUAL : WSB_ACK_NONE,
                                   .window = WSB_DEFAULT_WINDOW};
         fixture_send(c, &sub);
@@ -121,7 +122,8 @@ struct router_fixture *router_fixture_create(unsigned subscribers, int manual_ac
     fixture_drain(f->publisher);
     /* 64 bytes of data: a bin 8 of 62 bytes. */
     static const uint8_t data[64] = {0xc4, 62};
-    struct wsb_request pub = {.op = WSB_OP_PUB, .topic = {f->topic, strlen(f->topic)},
+    struct wsb_request pub = {.op = WSB_OP_PUB,
+                              .topic = {f->topic, strlen(f->topic)},
                               .data = {(const char *)data, sizeof(data)}};
     f->pub_len = wsb_request_encode(f->pub, sizeof(f->pub), &pub);
     return f;
@@ -138,8 +140,8 @@ size_t router_fixture_publish(struct router_fixture *f)
         delivered += c->sendq.count;
         fixture_drain(c);
         if (f->manual_ack && f->next_id % (uint64_t)f->manual_ack == 0) {
-            struct wsb_request ack = {.op = WSB_OP_ACK, .topic = {f->topic, strlen(f->topic)},
-                                      .seq = f->next_id};
+            struct wsb_request ack = {
+                .op = WSB_OP_ACK, .topic = {f->topic, strlen(f->topic)}, .seq = f->next_id};
             fixture_send(c, &ack);
         }
     }
