@@ -14,10 +14,10 @@
  * Every payload starts with a stamp (sequence number, intended send time)
  * followed by bytes from a fixed random pattern; an echo must carry back
  * exactly the bytes sent, in order. Round trips go into a log-linear histogram
- * per thread (128 sub-buckets per power of two, under 0.8% error), merged at
- * the end. In open-loop mode a message's latency counts from the time it was
- * scheduled, not when it was actually written, so a stalled server is charged
- * for the wait (no coordinated omission).
+ * per thread (128 sub-buckets per power of two, under 0.8% error; the one in
+ * bench/loadgen.h, shared with fanout_load), merged at the end. In open-loop mode a message's
+ * latency counts from the time it was scheduled, not when it was actually written, so a stalled
+ * server is charged for the wait (no coordinated omission).
  *
  * Phases: connect + handshake (every connection, bounded by a timeout; any
  * failure aborts the run), warm-up (sent but not recorded), measurement, and
@@ -27,7 +27,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -37,52 +36,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
 #include "ws_close.h"
 #include "ws_frame.h"
-#include "ws_handshake.h"
 
 /* Limits and defaults. */
-#define DEFAULT_DURATION_S     10.0
-#define DEFAULT_WARMUP_S       1.0
-#define DEFAULT_INFLIGHT       1  /* closed loop: messages in flight per connection */
-#define DEFAULT_RATE_INFLIGHT  64 /* open loop: the cap before sends are held back */
-#define MAX_DURATION_S         3600.0
-#define MAX_CONNECTIONS        100000
-#define MAX_THREADS            256
-#define MAX_INFLIGHT           4096
-#define STAMP_BYTES            16 /* sequence number + intended send time */
-#define MIN_PAYLOAD            STAMP_BYTES
-#define MAX_PAYLOAD            (16u << 20)  /* the broker's default --max-message */
-#define MAX_BUFFER_BYTES       (1ull << 30) /* all connections' buffers together */
-#define CONNECT_TIMEOUT_MS     5000         /* TCP connect + opening handshake */
-#define CLOSE_TIMEOUT_MS       2000         /* wait for the server's close reply */
-#define HANDSHAKE_MAX_RESPONSE 4096
-#define HANDSHAKE_KEY_BYTES    16
-#define HANDSHAKE_KEY_LEN      24    /* base64 of 16 bytes */
-#define RECV_SLACK             16384 /* receive room beyond one whole frame */
-#define CONTROL_ROOM           (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
-#define PATTERN_PERIOD         256 /* payload bytes start at pattern[seq % PERIOD] */
-#define EPOLL_BATCH            256
-#define FD_SLACK               64  /* descriptors beyond one per connection */
-#define TIMER_SLACK_NS         1ul /* see worker_main */
-#define NS_PER_S               1000000000ull
-#define NS_PER_MS              1000000ull
-
-/* Latency histogram: exact below 128 ns, then 128 sub-buckets per power of
- * two up to 2^40 ns (about 18 minutes; longer values are clamped). */
-#define HIST_SUB_BITS  7
-#define HIST_SUB_COUNT (1u << HIST_SUB_BITS)
-#define HIST_MAX_BITS  40
-#define HIST_BUCKETS   (HIST_SUB_COUNT * (HIST_MAX_BITS - HIST_SUB_BITS + 1))
+#define DEFAULT_DURATION_S    10.0
+#define DEFAULT_WARMUP_S      1.0
+#define DEFAULT_INFLIGHT      1  /* closed loop: messages in flight per connection */
+#define DEFAULT_RATE_INFLIGHT 64 /* open loop: the cap before sends are held back */
+#define MAX_DURATION_S        3600.0
+#define MAX_CONNECTIONS       100000
+#define MAX_THREADS           256
+#define MAX_INFLIGHT          4096
+#define STAMP_BYTES           16 /* sequence number + intended send time */
+#define MIN_PAYLOAD           STAMP_BYTES
+#define MAX_PAYLOAD           (16u << 20)  /* the broker's default --max-message */
+#define MAX_BUFFER_BYTES      (1ull << 30) /* all connections' buffers together */
+#define CONNECT_TIMEOUT_MS    5000         /* TCP connect + opening handshake */
+#define CLOSE_TIMEOUT_MS      2000         /* wait for the server's close reply */
+#define RECV_SLACK            16384        /* receive room beyond one whole frame */
+#define CONTROL_ROOM          (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
+#define PATTERN_PERIOD        256 /* payload bytes start at pattern[seq % PERIOD] */
+#define EPOLL_BATCH           256
+#define FD_SLACK              64  /* descriptors beyond one per connection */
+#define TIMER_SLACK_NS        1ul /* see worker_main */
 
 enum err_kind { ERR_CONNECT, ERR_HANDSHAKE, ERR_PROTOCOL, ERR_MISMATCH, ERR_CLOSED, ERR_KINDS };
 static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "protocol", "mismatch",
@@ -90,9 +75,6 @@ static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "protoc
 
 struct config {
     const char *url;
-    char host[256]; /* as written in the URL, for the Host header */
-    char port[8];
-    char path[1024];
     uint32_t connections;
     uint32_t threads;
     double duration_s;
@@ -103,20 +85,12 @@ struct config {
     bool json;
 };
 
-struct hist {
-    uint64_t counts[HIST_BUCKETS];
-    uint64_t total;
-    uint64_t max;
-    double sum;
-};
-
 /* What the whole run shares; written by main before the threads start or
  * between the two barrier waits, read-only for the threads after that. */
 struct run {
     struct config cfg;
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    uint8_t *pattern; /* size + PATTERN_PERIOD random bytes */
+    struct target target; /* parsed and resolved --url */
+    uint8_t *pattern;     /* size + PATTERN_PERIOD random bytes */
     pthread_barrier_t barrier;
     bool abort;
     uint64_t t_start;   /* first send */
@@ -168,122 +142,6 @@ struct worker {
 };
 
 static struct run g_run;
-
-/* ---- small helpers ---------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t thread_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static uint64_t rng_seed(void)
-{
-    uint64_t seed = 0;
-    if (getrandom(&seed, sizeof seed, 0) != sizeof seed || seed == 0)
-        seed = now_ns() | 1;
-    return seed;
-}
-
-static void base64_encode(const uint8_t *src, size_t len, char *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
-        *out++ = alphabet[v >> 18 & 63];
-        *out++ = alphabet[v >> 12 & 63];
-        *out++ = alphabet[v >> 6 & 63];
-        *out++ = alphabet[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)src[i] << 16 | (i + 1 < len ? (uint32_t)src[i + 1] << 8 : 0);
-        *out++ = alphabet[v >> 18 & 63];
-        *out++ = alphabet[v >> 12 & 63];
-        *out++ = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
-        *out++ = '=';
-    }
-    *out = '\0';
-}
-
-/* ---- latency histogram ------------------------------------------------ */
-
-static size_t hist_index(uint64_t v)
-{
-    if (v < HIST_SUB_COUNT)
-        return (size_t)v;
-    if (v >> HIST_MAX_BITS)
-        v = (1ull << HIST_MAX_BITS) - 1;
-    unsigned shift = (unsigned)(63 - __builtin_clzll(v)) - HIST_SUB_BITS;
-    return (size_t)shift * HIST_SUB_COUNT + (size_t)(v >> shift);
-}
-
-/* The largest value that lands in bucket idx (HdrHistogram's "highest
- * equivalent value"). */
-static uint64_t hist_bucket_top(size_t idx)
-{
-    if (idx < 2 * HIST_SUB_COUNT)
-        return idx;
-    unsigned shift = (unsigned)(idx / HIST_SUB_COUNT) - 1;
-    uint64_t sub = idx % HIST_SUB_COUNT + HIST_SUB_COUNT;
-    return (sub << shift) + (1ull << shift) - 1;
-}
-
-static void hist_record(struct hist *h, uint64_t v)
-{
-    h->counts[hist_index(v)]++;
-    h->total++;
-    h->sum += (double)v;
-    if (v > h->max)
-        h->max = v;
-}
-
-static void hist_merge(struct hist *into, const struct hist *from)
-{
-    for (size_t i = 0; i < HIST_BUCKETS; i++)
-        into->counts[i] += from->counts[i];
-    into->total += from->total;
-    into->sum += from->sum;
-    if (from->max > into->max)
-        into->max = from->max;
-}
-
-static uint64_t hist_percentile(const struct hist *h, double pct)
-{
-    if (h->total == 0)
-        return 0;
-    double exact = pct / 100.0 * (double)h->total;
-    uint64_t rank = (uint64_t)exact; /* rounded up below, without libm */
-    if ((double)rank < exact || rank == 0)
-        rank++;
-    uint64_t seen = 0;
-    for (size_t i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->counts[i];
-        if (seen >= rank) {
-            uint64_t top = hist_bucket_top(i);
-            return top < h->max ? top : h->max;
-        }
-    }
-    return h->max;
-}
 
 /* ---- connection plumbing ---------------------------------------------- */
 
@@ -382,8 +240,8 @@ static void conn_queue_close(struct worker *w, struct conn *c)
 
 static void conn_start_connect(struct worker *w, struct conn *c)
 {
-    const struct run *run = w->run;
-    c->fd = socket(run->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const struct target *t = &w->run->target;
+    c->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     c->state = CONN_CONNECTING;
     c->want_write = true;
     w->open++;
@@ -395,27 +253,15 @@ static void conn_start_connect(struct worker *w, struct conn *c)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
-    if (connect(c->fd, (const struct sockaddr *)&run->addr, run->addr_len) < 0 &&
-        errno != EINPROGRESS)
+    if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 && errno != EINPROGRESS)
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(errno));
 }
 
 static void conn_send_upgrade(struct worker *w, struct conn *c)
 {
-    const struct config *cfg = &w->run->cfg;
-    uint8_t raw[HANDSHAKE_KEY_BYTES];
-    for (size_t i = 0; i < sizeof raw; i += 8) {
-        uint64_t r = rng_next(&w->rng);
-        memcpy(raw + i, &r, 8);
-    }
-    base64_encode(raw, sizeof raw, c->key);
-    int n = snprintf((char *)c->out, c->out_cap,
-                     "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     cfg->path, cfg->host, cfg->port, c->key);
     c->out_off = 0;
-    c->out_len = (size_t)n;
+    c->out_len =
+        handshake_write_request((char *)c->out, c->out_cap, &w->run->target, NULL, &w->rng, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }
@@ -433,53 +279,6 @@ static void conn_finish_connect(struct worker *w, struct conn *c)
     conn_send_upgrade(w, c);
 }
 
-/* The value of header `name` within the response head [resp, end), or NULL. */
-static const char *header_value(const char *resp, const char *end, const char *name, size_t *vlen)
-{
-    size_t nlen = strlen(name);
-    const char *line = memchr(resp, '\n', (size_t)(end - resp)); /* skip the status line */
-    while (line != NULL && ++line < end) {
-        const char *eol = memchr(line, '\n', (size_t)(end - line));
-        if (eol == NULL)
-            eol = end;
-        if ((size_t)(eol - line) > nlen && line[nlen] == ':' &&
-            strncasecmp(line, name, nlen) == 0) {
-            const char *v = line + nlen + 1;
-            const char *ve = eol;
-            while (v < ve && (*v == ' ' || *v == '\t'))
-                v++;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
-                ve--;
-            *vlen = (size_t)(ve - v);
-            return v;
-        }
-        line = eol;
-    }
-    return NULL;
-}
-
-/* Checks a complete response head; returns NULL when it accepts the upgrade,
- * else what is wrong. */
-static const char *handshake_check(const struct conn *c, const char *resp, size_t len)
-{
-    static const char status_101[] = "HTTP/1.1 101";
-    const char *end = resp + len;
-    if (len < sizeof status_101 - 1 || memcmp(resp, status_101, sizeof status_101 - 1) != 0)
-        return "no 101 Switching Protocols";
-    size_t vlen = 0;
-    const char *v = header_value(resp, end, "Upgrade", &vlen);
-    if (v == NULL || vlen != strlen("websocket") || strncasecmp(v, "websocket", vlen) != 0)
-        return "missing or wrong Upgrade header";
-    char expect[WS_ACCEPT_KEY_LEN + 1];
-    struct ws_str key = {.ptr = c->key, .len = HANDSHAKE_KEY_LEN};
-    if (ws_handshake_accept_key(key, expect) != 0)
-        return "ws_handshake_accept_key failed";
-    v = header_value(resp, end, "Sec-WebSocket-Accept", &vlen);
-    if (v == NULL || vlen != WS_ACCEPT_KEY_LEN || memcmp(v, expect, vlen) != 0)
-        return "missing or wrong Sec-WebSocket-Accept";
-    return NULL;
-}
-
 static void conn_read_handshake(struct worker *w, struct conn *c)
 {
     const char *resp = (const char *)c->in;
@@ -490,7 +289,7 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
         return;
     }
     size_t head_len = (size_t)(head_end - resp) + 4;
-    const char *why = handshake_check(c, resp, head_len);
+    const char *why = handshake_check_response(resp, head_len, c->key);
     if (why != NULL) {
         const char *eol = memchr(resp, '\r', head_len);
         int status_len = (int)(eol - resp);
@@ -919,42 +718,7 @@ static double parse_number(const char *flag, const char *s, double lo, double hi
     return v;
 }
 
-/* ws://host[:port][/path]; host may be a bracketed IPv6 literal. */
-static void parse_url(struct config *cfg, const char *url)
-{
-    static const char scheme[] = "ws://";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        die_usage("--url: '%s' does not start with ws:// (wss is not supported)", url);
-    const char *p = url + sizeof scheme - 1;
-    const char *host_end = *p == '[' ? strchr(p, ']') : p + strcspn(p, ":/");
-    if (host_end == NULL || host_end == p)
-        die_usage("--url: no host in '%s'", url);
-    const char *host = p;
-    if (*p == '[') {
-        host++;
-        p = host_end + 1;
-    } else {
-        p = host_end;
-    }
-    if ((size_t)(host_end - host) >= sizeof cfg->host)
-        die_usage("--url: host too long");
-    memcpy(cfg->host, host, (size_t)(host_end - host));
-    cfg->host[host_end - host] = '\0';
-    strcpy(cfg->port, "80");
-    if (*p == ':') {
-        size_t plen = strcspn(p + 1, "/");
-        if (plen == 0 || plen >= sizeof cfg->port)
-            die_usage("--url: bad port in '%s'", url);
-        memcpy(cfg->port, p + 1, plen);
-        cfg->port[plen] = '\0';
-        p += 1 + plen;
-    }
-    if (strlen(p) >= sizeof cfg->path)
-        die_usage("--url: path too long");
-    strcpy(cfg->path, *p ? p : "/");
-}
-
-static void parse_args(struct config *cfg, int argc, char **argv)
+static void parse_args(struct config *cfg, struct target *target, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},
@@ -1015,7 +779,9 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         die_usage("unexpected argument '%s'", argv[optind]);
     if (cfg->url == NULL)
         die_usage("--url is required");
-    parse_url(cfg, cfg->url);
+    const char *why = target_parse_url(target, cfg->url);
+    if (why != NULL)
+        die_usage("--url '%s': %s", cfg->url, why);
     if (cfg->inflight == 0)
         cfg->inflight = cfg->rate > 0 ? DEFAULT_RATE_INFLIGHT : DEFAULT_INFLIGHT;
     if (cfg->threads > cfg->connections)
@@ -1028,36 +794,19 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 
 /* ---- setup and report ------------------------------------------------- */
 
-static void resolve(struct run *run)
+/* One descriptor per connection: raise the soft limit up to the hard one.
+ * Only a hard limit that is too low stops the run; if getrlimit or setrlimit
+ * fails, the run goes on and finds out at connect time. */
+static void ensure_fd_limit(uint32_t connections, uint32_t threads)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(run->cfg.host, run->cfg.port, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "echo_load: cannot resolve %s:%s: %s\n", run->cfg.host, run->cfg.port,
-                gai_strerror(rc));
-        exit(1);
-    }
-    memcpy(&run->addr, res->ai_addr, res->ai_addrlen);
-    run->addr_len = res->ai_addrlen;
-    freeaddrinfo(res);
-}
-
-/* One descriptor per connection: raise the soft limit up to the hard one. */
-static void raise_fd_limit(uint32_t connections, uint32_t threads)
-{
-    struct rlimit rl;
     rlim_t need = (rlim_t)connections + threads + FD_SLACK;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+    rlim_t hard = RLIM_INFINITY;
+    if (raise_fd_limit(need, &hard) || hard >= need) /* RLIM_INFINITY is the largest */
         return;
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-        fprintf(
-            stderr,
+    fprintf(stderr,
             "echo_load: %u connections need %llu descriptors; raise ulimit -n (hard limit %llu)\n",
-            connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
-        exit(1);
-    }
-    rl.rlim_cur = need;
-    setrlimit(RLIMIT_NOFILE, &rl);
+            connections, (unsigned long long)need, (unsigned long long)hard);
+    exit(1);
 }
 
 static uint8_t *make_pattern(size_t size)
@@ -1143,8 +892,7 @@ static void report_json(const struct config *cfg, const struct totals *t)
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
            "\"mean\":%.1f},",
            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-           us(hist_percentile(h, 99.9)), us(h->max),
-           h->total ? h->sum / (double)h->total / 1000.0 : 0.0);
+           us(hist_percentile(h, 99.9)), us(h->max), hist_mean(h) / 1000.0);
     printf("\"errors\":{");
     for (int k = 0; k < ERR_KINDS; k++)
         printf("%s\"%s\":%llu", k ? "," : "", err_names[k], (unsigned long long)t->errors[k]);
@@ -1181,10 +929,15 @@ static void start_or_abort(struct run *run, struct worker *workers)
 int main(int argc, char **argv)
 {
     struct run *run = &g_run;
-    parse_args(&run->cfg, argc, argv);
+    parse_args(&run->cfg, &run->target, argc, argv);
     const struct config *cfg = &run->cfg;
-    resolve(run);
-    raise_fd_limit(cfg->connections, cfg->threads);
+    const char *why = target_resolve(&run->target);
+    if (why != NULL) {
+        fprintf(stderr, "echo_load: cannot resolve %s:%s: %s\n", run->target.host, run->target.port,
+                why);
+        return 1;
+    }
+    ensure_fd_limit(cfg->connections, cfg->threads);
     run->pattern = make_pattern(cfg->size);
     struct worker *workers = calloc(cfg->threads, sizeof *workers);
     if (run->pattern == NULL || workers == NULL) {

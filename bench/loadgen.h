@@ -6,8 +6,8 @@
  *
  * Header-only, every function static inline: bench/CMakeLists.txt builds
  * every C file in bench/ as its own program, so shared code cannot live in a .c
- * file there. The histogram and the handshake follow bench/echo_load.c (same
- * bucket layout and precision), so figures from the two tools compare.
+ * file there. bench/echo_load.c and bench/fanout_load.c both use it, so their
+ * latency figures share one bucket layout and precision and compare.
  */
 #ifndef WSB_BENCH_LOADGEN_H
 #define WSB_BENCH_LOADGEN_H

@@ -67,6 +67,15 @@ static unsigned online_cpus(void)
 
 int main(int argc, char **argv)
 {
+    /* Signals are taken by sigwait() below; workers inherit the mask. Blocked
+     * first thing, so a SIGTERM during start-up is still a clean stop. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     static struct broker_config cfg;
     config_init_defaults(&cfg);
     char err[512];
@@ -84,13 +93,6 @@ int main(int argc, char **argv)
     if (cfg.workers == 0)
         cfg.workers = online_cpus();
 
-    /* Signals are taken by sigwait() below; workers inherit the mask. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     int *fds = calloc((size_t)cfg.workers * CONFIG_MAX_LISTENERS, sizeof(int));
     struct worker *workers = calloc(cfg.workers, sizeof(*workers));
