@@ -22,6 +22,10 @@
 enum option_kind {
     OPT_UINT,
     OPT_ONOFF,
+    OPT_FLAG, /* no value on the command line; on|off in a file */
+    OPT_LISTEN_TLS,
+    OPT_STRING,
+    OPT_TLS_VERSION,
     OPT_LISTEN,
     OPT_LEVEL,
     OPT_RETENTION,
@@ -46,6 +50,21 @@ static const struct option_spec options[] = {
     {"config", OPT_CONFIG, 0, 0, 0, "FILE", "read settings from FILE (key = value lines)"},
     {"listen", OPT_LISTEN, 0, 0, 0, "ADDR:PORT",
      "listen for ws:// on ADDR:PORT; repeatable (default 127.0.0.1:8080)"},
+    {"listen-tls", OPT_LISTEN_TLS, 0, 0, 0, "ADDR:PORT",
+     "listen for wss:// on ADDR:PORT; repeatable (needs --tls-cert and --tls-key)"},
+    {"tls-cert", OPT_STRING, FIELD(tls_cert), 0, sizeof(((struct broker_config *)0)->tls_cert),
+     "FILE", "PEM certificate chain for wss:// (reloaded on SIGHUP)"},
+    {"tls-key", OPT_STRING, FIELD(tls_key), 0, sizeof(((struct broker_config *)0)->tls_key),
+     "FILE", "PEM private key for wss:// (reloaded on SIGHUP)"},
+    {"tls-ca", OPT_STRING, FIELD(tls_ca), 0, sizeof(((struct broker_config *)0)->tls_ca), "FILE",
+     "PEM CA certificates that client certificates must chain to"},
+    {"tls-verify-client", OPT_FLAG, FIELD(tls_verify_client), 0, 1, NULL,
+     "require a client certificate signed by --tls-ca (mTLS)"},
+    {"tls-min-version", OPT_TLS_VERSION, FIELD(tls_min_version), 0, 0, "1.2|1.3",
+     "oldest TLS version accepted (default 1.2; 1.3 is preferred when both sides have it)"},
+    {"tls-ciphers", OPT_STRING, FIELD(tls_ciphers), 0,
+     sizeof(((struct broker_config *)0)->tls_ciphers), "LIST",
+     "cipher suites, wolfSSL/OpenSSL syntax (default: wolfSSL's)"},
     {"workers", OPT_UINT, FIELD(workers), 1, 1024, "N", "worker threads (default: online CPUs)"},
     {"echo", OPT_ONOFF, FIELD(echo), 0, 1, "on|off", "serve the /echo endpoint (default on)"},
     {"max-message", OPT_UINT, FIELD(max_message), 1, 1024 * MIB, "BYTES",
@@ -127,6 +146,16 @@ void config_init_defaults(struct broker_config *cfg)
     cfg->slow_consumer_bytes = 1 * MIB;
     cfg->xring_entries = 4096;
     cfg->retention_count = 0;
+    cfg->tls_min_version = 12;
+}
+
+bool config_has_tls(const struct broker_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->listener_count; i++) {
+        if (cfg->listeners[i].tls)
+            return true;
+    }
+    return false;
 }
 
 static const struct retention_rule default_retention = {">", 10000, 64 * MIB, 0};
@@ -304,7 +333,29 @@ static int option_apply(struct broker_config *cfg, const struct option_spec *opt
             return -1;
         }
         return 0;
-    case OPT_LISTEN: {
+    case OPT_FLAG:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            snprintf(err, err_len, "%s: invalid value '%s' (expected on or off)", where, value);
+            return -1;
+        }
+        *(bool *)field = strcmp(value, "on") == 0;
+        return 0;
+    case OPT_STRING:
+        if (strlen(value) >= opt->max || value[0] == '\0') {
+            snprintf(err, err_len, "%s: invalid value '%s' (empty or too long)", where, value);
+            return -1;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case OPT_TLS_VERSION:
+        if (strcmp(value, "1.2") != 0 && strcmp(value, "1.3") != 0) {
+            snprintf(err, err_len, "%s: invalid value '%s' (expected 1.2 or 1.3)", where, value);
+            return -1;
+        }
+        *(unsigned *)field = strcmp(value, "1.3") == 0 ? 13 : 12;
+        return 0;
+    case OPT_LISTEN:
+    case OPT_LISTEN_TLS: {
         if (cfg->listener_count == CONFIG_MAX_LISTENERS) {
             snprintf(err, err_len, "%s: too many listeners (at most %d)", where,
                      CONFIG_MAX_LISTENERS);
@@ -315,6 +366,7 @@ static int option_apply(struct broker_config *cfg, const struct option_spec *opt
             snprintf(err, err_len, "%s: invalid value '%s': %s", where, value, why);
             return -1;
         }
+        cfg->listeners[cfg->listener_count].tls = opt->kind == OPT_LISTEN_TLS;
         cfg->listener_count++;
         return 0;
     }
@@ -412,6 +464,8 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
         if (opt->kind == OPT_HELP)
             return CONFIG_HELP;
         const char *value = inline_value;
+        if (value == NULL && opt->kind == OPT_FLAG)
+            continue;
         if (value == NULL) {
             if (i + 1 >= argc) {
                 snprintf(err, err_len, "--%s: missing value", opt->name);
@@ -427,10 +481,12 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
     for (int i = 1; i < argc; i++) {
         const char *inline_value;
         const struct option_spec *opt = flag_lookup(argv[i], &inline_value);
-        const char *value = inline_value ? inline_value : argv[++i];
+        const char *value = inline_value ? inline_value
+                            : opt->kind == OPT_FLAG ? "on"
+                                                    : argv[++i];
         if (opt->kind == OPT_CONFIG)
             continue;
-        if (opt->kind == OPT_LISTEN && !cli_listen) {
+        if ((opt->kind == OPT_LISTEN || opt->kind == OPT_LISTEN_TLS) && !cli_listen) {
             cli_listen = true;
             cfg->listener_count = 0;
         }
@@ -445,6 +501,14 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
             return CONFIG_ERROR;
         }
         cfg->listener_count = 1;
+    }
+    if (config_has_tls(cfg) && (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')) {
+        snprintf(err, err_len, "--listen-tls: needs --tls-cert and --tls-key");
+        return CONFIG_ERROR;
+    }
+    if (cfg->tls_verify_client && cfg->tls_ca[0] == '\0') {
+        snprintf(err, err_len, "--tls-verify-client: needs --tls-ca");
+        return CONFIG_ERROR;
     }
     if ((cfg->xring_entries & (cfg->xring_entries - 1)) != 0) {
         snprintf(err, err_len,

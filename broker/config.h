@@ -28,6 +28,7 @@ struct retention_rule {
 
 struct listen_addr {
     char text[80]; /* as given, normalised for logs: 127.0.0.1:8080, [::1]:8080 */
+    bool tls;      /* wss:// */
     struct sockaddr_storage addr;
     socklen_t addr_len;
 };
@@ -62,6 +63,13 @@ struct broker_config {
     uint64_t slow_consumer_bytes; /* a connection's queued bytes that make it slow */
     uint64_t xring_entries;       /* slots in each worker-to-worker ring */
     struct retention_rule retention[CONFIG_MAX_RETENTION_RULES];
+    /* wss:// */
+    char tls_cert[256];      /* PEM certificate chain */
+    char tls_key[256];       /* PEM private key */
+    char tls_ca[256];        /* PEM CA certificates for client verification */
+    char tls_ciphers[512];   /* wolfSSL cipher list; empty: wolfSSL's default */
+    bool tls_verify_client;  /* mTLS: require a client certificate from tls_ca */
+    unsigned tls_min_version; /* 12 or 13 */
     unsigned retention_count; /* the last rule is the default, pattern ">" */
 };
 
@@ -75,6 +83,9 @@ void config_init_defaults(struct broker_config *cfg);
  */
 enum config_result config_parse_args(struct broker_config *cfg, int argc, char **argv, char *err,
                                      size_t err_len);
+
+/* True when some listener is wss://. */
+bool config_has_tls(const struct broker_config *cfg);
 
 /* Parses ADDR:PORT (IPv4, [IPv6] or a name resolving to one) into out. */
 int config_parse_listen(const char *text, struct listen_addr *out, char *err, size_t err_len);

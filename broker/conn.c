@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tls.h"
 #include "worker.h"
 #include "ws_handshake.h"
 #include "ws_mask.h"
@@ -63,6 +64,7 @@ void conn_free(struct conn *c)
     w->conn_count--;
     /* Only now: the kernel may read queued buffers until the last send completed. */
     send_queue_destroy(&c->sendq);
+    tls_conn_free(c);
     free(c->rx);
     free(c->msg);
     free(c);
@@ -104,6 +106,17 @@ static void buffer_trim(uint8_t **buf, size_t *cap, size_t len)
 }
 
 void conn_send(struct conn *c, struct outbuf *b)
+{
+    if (c->ssl && c->state != CONN_DEAD && c->state != CONN_LINGER) {
+        /* TLS copies the frame into records: the shared frame is released. */
+        tls_conn_write(c, b->data, b->len);
+        outbuf_release(b);
+        return;
+    }
+    conn_queue_bytes(c, b);
+}
+
+void conn_queue_bytes(struct conn *c, struct outbuf *b)
 {
     if (c->state == CONN_DEAD || c->state == CONN_LINGER) {
         outbuf_release(b);
@@ -150,6 +163,8 @@ static void conn_leave_open(struct conn *c)
 static void conn_begin_closing(struct conn *c)
 {
     conn_leave_open(c);
+    if (c->ssl)
+        tls_conn_shutdown(c); /* close_notify after the last frame */
     c->state = CONN_CLOSING;
     c->deadline_ms = conn_now(c) + c->worker->cfg->close_timeout_ms;
     if (c->worker->stopping && c->worker->drain_deadline_ms < c->deadline_ms)
@@ -418,6 +433,14 @@ static void conn_on_handshake_bytes(struct conn *c)
 void conn_on_bytes(struct conn *c, uint8_t *data, size_t len)
 {
     c->last_rx_ms = conn_now(c);
+    if (c->ssl)
+        tls_conn_on_ciphertext(c, data, len);
+    else
+        conn_on_plaintext(c, data, len);
+}
+
+void conn_on_plaintext(struct conn *c, uint8_t *data, size_t len)
+{
     switch (c->state) {
     case CONN_HANDSHAKE:
         if (conn_rx_append(c, data, len) != 0) {

@@ -40,6 +40,9 @@ struct conn {
     enum conn_state state;
     const struct route *route;
     void *app;       /* the route's per-connection state (a session) */
+    void *ssl;             /* WOLFSSL * on a wss:// listener, else NULL */
+    const uint8_t *tls_in; /* ciphertext being fed to wolfSSL (tls.c) */
+    size_t tls_in_len;
     bool app_closed; /* route->on_close has run */
 
     /* io_uring bookkeeping (worker.c) */
@@ -84,6 +87,14 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr_storage
  * duration of the call; it may be modified in place (unmasking). */
 void conn_on_bytes(struct conn *c, uint8_t *data, size_t len);
 
+/* Feeds plaintext (after TLS, or the received bytes of a plain connection);
+ * data may be modified in place. */
+void conn_on_plaintext(struct conn *c, uint8_t *data, size_t len);
+
+/* Puts bytes that are ready for the socket (a plain frame, or TLS records)
+ * on the send queue, taking over the reference. */
+void conn_queue_bytes(struct conn *c, struct outbuf *b);
+
 /* The peer closed its sending side (recv returned 0). */
 void conn_on_eof(struct conn *c);
 
@@ -102,7 +113,8 @@ void conn_abort(struct conn *c, const char *why);
 /* Timers: handshake timeout, keepalive pings, idle timeout, close timeout. */
 void conn_on_tick(struct conn *c, uint64_t now_ms);
 
-/* Queues a sealed frame, taking over the caller's reference. */
+/* Queues a sealed frame, taking over the caller's reference (encrypting it
+ * on a TLS connection). */
 void conn_send(struct conn *c, struct outbuf *b);
 
 /* An outbuf from this connection's worker pool. */

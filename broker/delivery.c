@@ -250,14 +250,17 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
     stall(d);
 }
 
-void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq)
+void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool backfill)
 {
     struct conn *c = delivery_conn(d);
     if (d->sub->closing || seq < d->next_seq || c == NULL || c->state != CONN_OPEN)
         return;
     d->next_seq = seq + 1;
+    /* Backfill (resume, snapshot) is bounded by the topic's retention and is
+     * what the subscriber asked for: the slow-consumer policy is for live
+     * traffic only. */
     if (d->sub->ack == WSB_ACK_NONE) {
-        if (!d->stalled && !conn_is_slow(d, c))
+        if (backfill || (!d->stalled && !conn_is_slow(d, c)))
             conn_send(c, outbuf_ref(frame));
         else
             hold_back(d, c, frame, seq);
@@ -266,7 +269,8 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq)
     if (d->waiting.count == 0 && d->gap_from == 0 && d->unacked.count < d->sub->window &&
         !conn_is_slow(d, c)) {
         send_tracked(d, c, frame, seq);
-    } else if (d->gap_from == 0 && d->waiting.count < delivery_cfg(d)->sub_queue) {
+    } else if (d->gap_from == 0 &&
+               (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
         if (ring_push(&d->waiting, (struct pending_msg){outbuf_ref(frame), seq, 0, 0}) != 0) {
             outbuf_release(frame);
             conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
@@ -282,7 +286,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq)
 void local_topic_deliver(struct local_topic *lt, struct outbuf *frame, uint64_t seq)
 {
     for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic)
-        delivery_offer(d, frame, seq);
+        delivery_offer(d, frame, seq, false);
 }
 
 void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)

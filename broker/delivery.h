@@ -60,8 +60,9 @@ void delivery_destroy(struct router *r, struct delivery *d);
 /* The delivery of sub for topic t, or NULL. */
 struct delivery *subscription_delivery(struct subscription *sub, const struct topic *t);
 
-/* A frame for one delivery (live, replayed on resume, or snapshot). */
-void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq);
+/* A frame for one delivery: live, or backfill (replayed on resume, or the
+ * snapshot), which the slow-consumer policy never drops. */
+void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool backfill);
 /* Offers a live message to every delivery of a local topic. */
 void local_topic_deliver(struct local_topic *lt, struct outbuf *frame, uint64_t seq);
 /* The owner could not supply from..to (no longer retained). */

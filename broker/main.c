@@ -16,6 +16,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "tls.h"
 #include "worker.h"
 
 static int open_listeners(struct broker_config *cfg, unsigned workers, int *fds)
@@ -59,6 +60,26 @@ static void drain_mailboxes(struct worker *workers, unsigned count)
     log_warn("messages still queued between workers at exit");
 }
 
+/* Takes signals until SIGINT or SIGTERM: SIGHUP reloads the TLS
+ * certificate and key, leaving open connections as they are. */
+static int wait_for_stop(const sigset_t *signals, struct tls_server *tls)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(signals, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            return sig;
+        char err[512];
+        if (tls == NULL)
+            log_info("received SIGHUP: nothing to reload");
+        else if (tls_server_reload(tls, err, sizeof(err)) != 0)
+            log_error("SIGHUP: TLS reload failed, keeping the current certificate: %s", err);
+        else
+            log_info("SIGHUP: TLS certificate and key reloaded");
+    }
+}
+
 static unsigned online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -73,6 +94,7 @@ int main(int argc, char **argv)
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -100,10 +122,16 @@ int main(int argc, char **argv)
         log_error("out of memory");
         return 1;
     }
+    static struct tls_server tls;
+    if (config_has_tls(&cfg) && tls_server_init(&tls, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "wsbroker: %s\n", err);
+        return 2;
+    }
     if (open_listeners(&cfg, cfg.workers, fds) != 0)
         return 1;
 
-    struct broker broker = {.cfg = &cfg, .workers = workers};
+    struct broker broker = {.cfg = &cfg, .workers = workers,
+                            .tls = config_has_tls(&cfg) ? &tls : NULL};
     atomic_init(&broker.connections, 0);
     atomic_init(&broker.topics, 0);
     atomic_init(&broker.stopping, false);
@@ -127,9 +155,9 @@ int main(int argc, char **argv)
     if (started == cfg.workers) {
         log_info("wsbroker %s: %u workers", "0.1.0", cfg.workers);
         for (unsigned l = 0; l < cfg.listener_count; l++)
-            log_info("listening on ws://%s", cfg.listeners[l].text);
-        int sig = 0;
-        sigwait(&signals, &sig);
+            log_info("listening on %s://%s", cfg.listeners[l].tls ? "wss" : "ws",
+                     cfg.listeners[l].text);
+        int sig = wait_for_stop(&signals, broker.tls);
         log_info("received %s: closing connections (drain timeout %llu ms)", strsignal(sig),
                  (unsigned long long)cfg.drain_timeout_ms);
         atomic_store(&broker.stopping, true);
@@ -143,6 +171,8 @@ int main(int argc, char **argv)
         worker_destroy(&workers[w]);
     /* Messages still in the rings hold frame references: drop them. */
     mailboxes_destroy(&broker.mailboxes);
+    if (broker.tls)
+        tls_server_destroy(broker.tls);
     free(workers);
     free(fds);
     if (started != cfg.workers)

@@ -509,7 +509,7 @@ static void subscriber_on_deliver_one(struct xmsg *m)
 {
     struct delivery *d = m->sub->closing ? NULL : subscription_delivery(m->sub, m->topic);
     if (d)
-        delivery_offer(d, m->frame, m->u1);
+        delivery_offer(d, m->frame, m->u1, true);
     outbuf_release(m->frame);
 }
 

@@ -231,6 +231,11 @@ static void worker_on_accept(struct worker *w, unsigned i, const struct io_uring
         atomic_fetch_sub_explicit(&w->broker->connections, 1, memory_order_relaxed);
         return;
     }
+    if (w->cfg->listeners[i].tls && tls_conn_start(w->broker->tls, c) != 0) {
+        log_warn("worker %u: out of memory starting TLS", w->id);
+        conn_abort(c, NULL);
+        return;
+    }
     worker_schedule_io(w, c);
 }
 

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "outbuf.h"
 #include "router.h"
+#include "tls.h"
 
 /* What all workers share, owned by main. */
 struct broker {
@@ -29,6 +30,7 @@ struct broker {
     atomic_bool stopping;
     struct worker *workers;
     struct mailboxes mailboxes;
+    struct tls_server *tls; /* NULL without wss:// listeners */
 };
 
 struct worker {
@@ -67,6 +69,8 @@ struct worker {
 
     struct router router;
     uint64_t session_serial; /* last session serial handed out */
+    uint8_t tls_plain[16384]; /* decrypted bytes, lent to conn_on_plaintext() */
+    uint64_t tls_failures, tls_failure_logged_ms;
     atomic_bool idle;        /* about to sleep in io_uring: peers must poke wake_fd */
 
     uint64_t now_ms;
