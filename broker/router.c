@@ -23,8 +23,11 @@
 #include "worker.h"
 #include "ws_frame.h"
 
-/* How many (session, id) pairs a topic remembers for de-duplication. */
-#define DEDUP_SLOTS 256
+/* How many (session, id) pairs a topic remembers for de-duplication, and
+ * the buckets of the hash index over them (both powers of two). */
+#define DEDUP_SLOTS 4096
+#define DEDUP_BUCKETS 1024
+#define DEDUP_NONE 0xffff
 
 struct attachment {
     struct subscription *sub;
@@ -41,8 +44,15 @@ struct dedup_slot {
     uint64_t session, id, seq;
 };
 
+/*
+ * The recent publishes of a topic that carried an id: a ring (the oldest is
+ * overwritten) with a chained hash index, so a lookup is O(1). Allocated on
+ * the first such publish: about 108 KiB per topic.
+ */
 struct dedup {
-    struct dedup_slot slots[DEDUP_SLOTS]; /* ring, oldest overwritten */
+    struct dedup_slot slots[DEDUP_SLOTS];
+    uint16_t chain[DEDUP_SLOTS];     /* next slot in the same bucket */
+    uint16_t bucket[DEDUP_BUCKETS];  /* first slot of each bucket */
     unsigned next, used;
 };
 
@@ -339,24 +349,52 @@ static void owner_on_unsubscribe(struct router *r, struct xmsg *m)
 
 /* --- owner side: publishing ---------------------------------------------- */
 
+static unsigned dedup_bucket(uint64_t session, uint64_t id)
+{
+    return (unsigned)((session ^ id * 0x9E3779B97F4A7C15ull) >> 40) & (DEDUP_BUCKETS - 1);
+}
+
 static const struct dedup_slot *dedup_find(const struct dedup *d, uint64_t session, uint64_t id)
 {
-    for (unsigned i = 0; d && i < d->used; i++) {
+    if (d == NULL)
+        return NULL;
+    for (uint16_t i = d->bucket[dedup_bucket(session, id)]; i != DEDUP_NONE; i = d->chain[i]) {
         if (d->slots[i].id == id && d->slots[i].session == session)
             return &d->slots[i];
     }
     return NULL;
 }
 
+/* Unlinks slot i (about to be overwritten) from its bucket's chain. */
+static void dedup_unlink(struct dedup *d, uint16_t i)
+{
+    uint16_t *link = &d->bucket[dedup_bucket(d->slots[i].session, d->slots[i].id)];
+    while (*link != DEDUP_NONE && *link != i)
+        link = &d->chain[*link];
+    if (*link == i)
+        *link = d->chain[i];
+}
+
 static void dedup_record(struct topic *t, uint64_t session, uint64_t id, uint64_t seq)
 {
-    if (t->dedup == NULL && (t->dedup = calloc(1, sizeof(*t->dedup))) == NULL)
-        return; /* without memory, only de-duplication is lost */
+    if (t->dedup == NULL) {
+        t->dedup = malloc(sizeof(*t->dedup));
+        if (t->dedup == NULL)
+            return; /* without memory, only de-duplication is lost */
+        memset(t->dedup->bucket, 0xff, sizeof(t->dedup->bucket));
+        t->dedup->next = t->dedup->used = 0;
+    }
     struct dedup *d = t->dedup;
-    d->slots[d->next] = (struct dedup_slot){session, id, seq};
-    d->next = (d->next + 1) % DEDUP_SLOTS;
-    if (d->used < DEDUP_SLOTS)
+    uint16_t i = (uint16_t)d->next;
+    if (d->used == DEDUP_SLOTS)
+        dedup_unlink(d, i);
+    else
         d->used++;
+    d->slots[i] = (struct dedup_slot){session, id, seq};
+    unsigned b = dedup_bucket(session, id);
+    d->chain[i] = d->bucket[b];
+    d->bucket[b] = i;
+    d->next = (d->next + 1) & (DEDUP_SLOTS - 1);
 }
 
 static void reply_confirm(struct router *r, struct xmsg *pub, struct topic *t, uint64_t seq,

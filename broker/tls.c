@@ -5,6 +5,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,11 @@ void tls_server_destroy(struct tls_server *t)
     if (atomic_load(&t->ctx))
         wolfSSL_CTX_free(atomic_load(&t->ctx));
     wolfSSL_Cleanup();
+}
+
+void tls_thread_cleanup(void)
+{
+    wc_ecc_fp_free();
 }
 
 int tls_conn_start(struct tls_server *t, struct conn *c)

@@ -36,6 +36,10 @@ int tls_server_init(struct tls_server *t, const struct broker_config *cfg, char 
 int tls_server_reload(struct tls_server *t, char *err, size_t err_len);
 void tls_server_destroy(struct tls_server *t);
 
+/* Frees what wolfSSL caches per thread (the ECC fixed-point cache); called
+ * by each worker thread before it exits. */
+void tls_thread_cleanup(void);
+
 /* Starts TLS on a new connection. Returns 0 or -1 (out of memory). */
 int tls_conn_start(struct tls_server *t, struct conn *c);
 void tls_conn_free(struct conn *c);

@@ -464,6 +464,8 @@ static void *worker_run(void *arg)
         if (w->stopping && w->conns == NULL)
             break;
     }
+    if (w->broker->tls)
+        tls_thread_cleanup();
     return NULL;
 }
 

@@ -31,9 +31,12 @@ WebSocket messages, one msgpack map each, subprotocol `wsbroker.v1`.
 
 API
   Client.connect(url, name=None, token=None, reconnect=True, *, session=None,
-                 on_error=None, on_gap=None, request_timeout=30, max_retries=30)
+                 on_error=None, on_gap=None, request_timeout=30, max_retries=30,
+                 ssl=None)
       Opens the connection, sends `hello`, waits for `welcome`. A URL without
-      a path gets `/v1`. `client.session` and `client.limits` come from
+      a path gets `/v1`. A wss:// URL speaks TLS, verified against `ssl` (an
+      ssl.SSLContext, e.g. ssl.create_default_context(cafile="ca.crt")) or,
+      without one, the system's CAs; reconnects use the same context. `client.session` and `client.limits` come from
       welcome. `session` resumes an earlier session (publish de-duplication).
   subscribe(topic_or_pattern, handler=None, from_seq=None, ack="none",
             window=None, snapshot=False, policy=None) -> Subscription
@@ -294,8 +297,13 @@ class Client:
     @classmethod
     async def connect(cls, url, name=None, token=None, reconnect=True, *, session=None,
                       on_error=None, on_gap=None, request_timeout=30.0, max_retries=30,
-                      **connect_kw):
-        """Connect, hello, welcome. Extra keywords go to websockets.connect."""
+                      ssl=None, **connect_kw):
+        """Connect, hello, welcome. ssl: an SSLContext for a wss:// URL.
+        Extra keywords go to websockets.connect."""
+        if ssl is not None:
+            if urllib.parse.urlsplit(url).scheme != "wss":
+                raise ValueError(f"ssl= given for {url!r}: it needs a wss:// URL")
+            connect_kw["ssl"] = ssl
         self = cls(url, name, token, reconnect, session, on_error, on_gap,
                    request_timeout, max_retries, connect_kw)
         await self._open()

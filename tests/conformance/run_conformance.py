@@ -4,12 +4,17 @@ Autobahn TestSuite's fuzzingclient cases 1-7, 9 and 10 (Autobahn itself is
 not installable here; its cases are reproduced by a raw-socket client).
 
     run_conformance.py --broker build/release/broker/wsbroker [--jobs 8]
-                       [--filter REGEX] [--list]
+                       [--filter REGEX] [--list] [--tls]
 
 Starts two brokers on 127.0.0.1 port 0 (stock limits, and --max-message
 65536 for the limit cases), runs every case on its own connection, several
 at a time, then checks that both brokers are still alive and answering,
 and that each exits 0 on SIGTERM with no sanitizer report on stderr.
+
+--tls runs the same cases over wss://: the brokers get a TLS listener only
+(--listen-tls 127.0.0.1:0 with a dev CA from tools/dev-ca.sh) and every
+connection is TLS, trusting that CA (wsclient.TlsSocket: a chopped write is
+still many small TLS records, so partial frames still reach the broker).
 
 Prints one line per case, in case order:
     ok 3.1 RSV field 1 on a text frame
@@ -31,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-from broker import Broker, BrokerError, broker_path  # noqa: E402  (tests/lib)
+from broker import Broker, BrokerError, broker_path, dev_ca  # noqa: E402  (tests/lib)
 import cases_close  # noqa: E402
 import cases_fragmentation  # noqa: E402
 import cases_framing  # noqa: E402
@@ -48,6 +53,16 @@ BROKER_ARGS = {
 }
 # The whole run must end well inside CTest's TIMEOUT (600 s).
 DEFAULT_DEADLINE_S = 480.0
+
+# --tls: the client SSLContext every connection uses (None: plain ws://).
+TLS_CONTEXT = None
+
+
+def open_client(b, path="/echo", **kw):
+    """A WsClient to broker b, over TLS when --tls was given."""
+    if TLS_CONTEXT is not None:
+        kw.setdefault("ssl_context", TLS_CONTEXT)
+    return WsClient(b.host, b.port, path, **kw)
 
 
 def all_cases():
@@ -67,7 +82,7 @@ def run_case(case, brokers):
 
     def connect(timeout=None, early=b""):
         kw = {} if timeout is None else {"timeout": timeout}
-        return WsClient(b.host, b.port, "/echo", early=early, **kw)
+        return open_client(b, "/echo", early=early, **kw)
 
     start = time.monotonic()
     try:
@@ -87,7 +102,7 @@ def broker_answers(b):
     if b.proc is None or b.proc.poll() is not None:
         return f"broker exited during the run (status {b.proc.returncode if b.proc else '?'})"
     try:
-        with WsClient(b.host, b.port) as c:
+        with open_client(b) as c:
             c.send_frame(OP_TEXT, b"still there?")
             c.expect_message(OP_TEXT, b"still there?")
             c.close_normal()
@@ -100,7 +115,7 @@ def stop_with_client(b):
     """SIGTERM with a client connected: the client gets close 1001 (contract),
     answers it, and the broker exits. Returns (problems, client_problem)."""
     try:
-        c = WsClient(b.host, b.port)
+        c = open_client(b)
     except (CaseFailure, OSError) as e:
         return b.stop(check=False), f"cannot connect before SIGTERM: {e}"
     box = {}
@@ -131,6 +146,8 @@ def main(argv):
                    help="give up on cases still running after this many seconds")
     p.add_argument("--slowest", type=int, default=0, metavar="N",
                    help="also print the N slowest cases")
+    p.add_argument("--tls", action="store_true",
+                   help="run over wss:// (TLS listener, dev CA from tools/dev-ca.sh)")
     a = p.parse_args(argv)
 
     cases = all_cases()
@@ -146,13 +163,20 @@ def main(argv):
         print("no cases match", file=sys.stderr)
         return 2
 
+    global TLS_CONTEXT
     binary = broker_path(a.broker)
     t0 = time.monotonic()
     brokers = {}
+    tls = None
     try:
+        if a.tls:
+            ca = dev_ca()
+            tls = ca.tls(plain=False)
+            TLS_CONTEXT = ca.client_context()
+            print(f"over wss:// (dev CA {ca.ca})")
         for name in sorted({c.broker for c in cases} | {"default"}):
             brokers[name] = Broker(binary, BROKER_ARGS[name], listen="127.0.0.1:0",
-                                   start_timeout=30.0).start()
+                                   start_timeout=30.0, tls=tls).start()
     except BrokerError as e:
         for b in brokers.values():
             b.stop(check=False)

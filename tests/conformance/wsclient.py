@@ -14,12 +14,19 @@ Every read is bounded by a deadline; nothing here can hang.
     c.send_frame(OP_TEXT, b"hi")          # masked, FIN, RSV 0
     c.expect_message(OP_TEXT, b"hi")
     c.close_normal()                      # close 1000, echo, TCP FIN
+
+Over TLS (wss://), pass an ssl.SSLContext: WsClient(host, port, ssl_context=ctx).
+The TLS layer is a TlsSocket (below), which keeps the raw-socket behaviour the
+cases rely on: one TLS record per write (so a chopped write still reaches the
+broker as many small reads), dup() for a writer thread, shutdown() of the TCP
+connection without a TLS close_notify.
 """
 
 import base64
 import hashlib
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -135,19 +142,194 @@ class Event:
         return self.kind  # "eof" / "reset"
 
 
+class TlsSocket:
+    """A TLS client connection over a TCP socket, with a socket's interface.
+
+    The TLS state is an ssl.SSLObject over memory BIOs; every call into it is
+    serialised by a lock, and the TCP I/O happens outside that lock, so one
+    thread may read while another writes (send_background) - which an
+    ssl.SSLSocket does not allow. Writes of the same connection keep their
+    order (one write lock over encrypt-and-send). Records are written as
+    they are made: a sendall() of n bytes is one or more TLS records and
+    nothing else. A peer's EOF without close_notify reads as EOF (as
+    suppress_ragged_eofs does for SSLSocket); a TLS alert raises ssl.SSLError.
+
+    Ownership: the TlsSocket owns the TCP socket given to it; close() closes it.
+    """
+
+    READ_CHUNK = 1 << 16
+
+    def __init__(self, sock, context, server_hostname=None, session=None):
+        self.raw = sock
+        self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self._in, self._out, server_hostname=server_hostname,
+                                    session=session)
+        self._state = threading.Lock()     # the SSLObject and its BIOs
+        self._send = threading.Lock()      # order of records on the wire
+        self._eof = False
+        self._handshake()
+
+    def _handshake(self):
+        deadline = None if self.raw.gettimeout() is None else \
+            time.monotonic() + self.raw.gettimeout()
+        while True:
+            try:
+                with self._state:
+                    self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush(self.raw)
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise socket.timeout("TLS handshake timed out")
+                if not self._pull(self.raw):
+                    raise ConnectionResetError("connection closed during the TLS handshake")
+        self._flush(self.raw)
+
+    def _flush(self, sock, wait=True):
+        """Send whatever the SSLObject has produced (records, alerts).
+
+        The reader calls this with wait=False: a writer blocked in sendall()
+        (the broker is not reading until we read its echo) must not block the
+        reader too; a writer sends the pending bytes with its next record.
+        """
+        if not self._send.acquire(blocking=wait):
+            return
+        try:
+            with self._state:
+                data = self._out.read()
+            if data:
+                sock.sendall(data)
+        finally:
+            self._send.release()
+
+    def _pull(self, sock):
+        """One TCP read into the TLS input; False on EOF."""
+        data = sock.recv(self.READ_CHUNK)
+        with self._state:
+            if data:
+                self._in.write(data)
+            else:
+                self._in.write_eof()
+                self._eof = True
+        return bool(data)
+
+    # --- the socket interface WsClient uses ---------------------------------
+
+    def sendall(self, data, sock=None):
+        sock = sock or self.raw
+        view = memoryview(data)
+        with self._send:
+            with self._state:
+                self.tls.write(view)
+                out = self._out.read()
+            sock.sendall(out)
+
+    def recv(self, n):
+        while True:
+            try:
+                with self._state:
+                    data = self.tls.read(n)
+                self._flush(self.raw, wait=False)    # e.g. a KeyUpdate reply
+                return data
+            except ssl.SSLWantReadError:
+                pass
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+            if self._eof:
+                return b""
+            self._flush(self.raw, wait=False)
+            self._pull(self.raw)
+
+    def settimeout(self, t):
+        self.raw.settimeout(t)
+
+    def gettimeout(self):
+        return self.raw.gettimeout()
+
+    def setsockopt(self, *a):
+        self.raw.setsockopt(*a)
+
+    def shutdown(self, how):
+        """TCP shutdown, no close_notify: the cases stop in the middle of things."""
+        self.raw.shutdown(how)
+
+    def close(self):
+        self.raw.close()
+
+    def dup(self):
+        """A writer on this connection with its own TCP descriptor (and timeout)."""
+        return _TlsWriter(self, self.raw.dup())
+
+    # --- TLS facts ------------------------------------------------------------
+
+    @property
+    def session(self):
+        return self.tls.session
+
+    @property
+    def session_reused(self):
+        return self.tls.session_reused
+
+    def version(self):
+        return self.tls.version()
+
+    def selected_alpn_protocol(self):
+        return self.tls.selected_alpn_protocol()
+
+    def getpeercert(self, binary_form=False):
+        return self.tls.getpeercert(binary_form)
+
+
+class _TlsWriter:
+    """TlsSocket.dup(): sendall() through the shared TLS state, on its own fd."""
+
+    def __init__(self, owner, raw):
+        self.owner, self.raw = owner, raw
+
+    def sendall(self, data):
+        self.owner.sendall(data, sock=self.raw)
+
+    def settimeout(self, t):
+        self.raw.settimeout(t)
+
+    def gettimeout(self):
+        return self.raw.gettimeout()
+
+    def close(self):
+        self.raw.close()
+
+
 class WsClient:
     """One WebSocket connection to the broker, upgraded in the constructor."""
 
-    def __init__(self, host, port, path="/echo", timeout=DEFAULT_TIMEOUT_S, early=b""):
-        """early: bytes (frames) written in the same write as the upgrade request."""
+    def __init__(self, host, port, path="/echo", timeout=DEFAULT_TIMEOUT_S, early=b"",
+                 ssl_context=None, server_hostname=None, ssl_session=None, headers=()):
+        """early: bytes (frames) written in the same write as the upgrade request.
+        ssl_context: speak TLS (wss://) first, checking the certificate against
+        server_hostname (default: host); ssl_session resumes an earlier
+        session (self.sock.session after a first connection).
+        headers: extra (name, value) request headers."""
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:
+            try:
+                sock = TlsSocket(sock, ssl_context, server_hostname or host, ssl_session)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
+        self.tls = sock if ssl_context is not None else None
+        self.extra_headers = "".join(f"{k}: {v}\r\n" for k, v in headers)
         self.buf = bytearray()
         self.closed_sent = False
         self.partial = None  # (opcode, bytearray, frames) of a data message being read
         self.message_frames = 0  # how many frames the last whole message came in
-        self._handshake(host, port, path, early)
+        try:
+            self._handshake(host, port, path, early)
+        except BaseException:
+            self.close_socket()       # a refused upgrade leaves no socket behind
+            raise
 
     # --- connection --------------------------------------------------------
 
@@ -156,7 +338,7 @@ class WsClient:
         req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                f"Sec-WebSocket-Key: {key.decode()}\r\n"
-               "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+               f"Sec-WebSocket-Version: 13\r\n{self.extra_headers}\r\n").encode()
         self.sock.sendall(req + early)
         deadline = time.monotonic() + self.timeout
         while b"\r\n\r\n" not in self.buf:

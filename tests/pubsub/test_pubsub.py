@@ -9,7 +9,10 @@ malformed input and slow consumers included. Every test is bounded in time.
 
 Run with Debian's interpreter (python3-websockets, python3-msgpack):
 
-    /usr/bin/python3 tests/pubsub/test_pubsub.py --broker build/x/broker/wsbroker [-k NAME]
+    /usr/bin/python3 tests/pubsub/test_pubsub.py --broker build/x/broker/wsbroker [--tls] [-k NAME]
+
+--tls runs every test over wss:// instead: each broker gets only a TLS
+listener (a dev CA from tools/dev-ca.sh) and every client trusts that CA.
 
 Prints `N passed, N failed` last and exits non-zero on any failure.
 """
@@ -20,6 +23,7 @@ import functools
 import logging
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -29,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 
-from broker import broker_path, start_broker  # noqa: E402
+from broker import broker_path, dev_ca, start_broker  # noqa: E402
 
 try:
     import msgpack
@@ -43,6 +47,8 @@ from wsbroker_client import BrokerError, Client, PublishRejected  # noqa: E402
 BROKER = None                     # path to wsbroker, set by main()
 BROKER_ARGS = []                  # extra arguments for every broker, from --broker-arg
 WORKERS = ["--workers", "2"]      # so topics and subscribers live on different workers
+TLS = None                        # --tls: the brokers' TlsConfig (TLS listener only)
+TLS_CONTEXT = None                # --tls: the clients' ssl.SSLContext
 
 RECV_TIMEOUT_S = 10               # one envelope that should come
 QUIET_S = 0.5                     # how long "nothing more arrives" is watched
@@ -62,6 +68,16 @@ def bounded(seconds):
                 self.fail(f"{fn.__name__} did not finish within {seconds} s")
         return run
     return wrap
+
+
+def start(args):
+    """A started broker: plain ws://, or with --tls a TLS listener only."""
+    return start_broker(BROKER, [*WORKERS, *BROKER_ARGS, *args], tls=TLS)
+
+
+def tls_kw():
+    """websockets.connect / Client.connect keywords for this run's scheme."""
+    return {"ssl": TLS_CONTEXT} if TLS_CONTEXT is not None else {}
 
 
 def pack(env):
@@ -88,7 +104,8 @@ class V1:
     async def open(cls, broker, hello=True, **hello_fields):
         ws = await websockets.connect(broker.url_for("/v1"), subprotocols=["wsbroker.v1"],
                                       compression=None, max_size=None, ping_interval=None,
-                                      open_timeout=RECV_TIMEOUT_S, close_timeout=5)
+                                      open_timeout=RECV_TIMEOUT_S, close_timeout=5,
+                                      **tls_kw())
         self = cls(ws)
         if hello:
             await self.send({"op": "hello", "v": 1, "name": "test", **hello_fields})
@@ -174,6 +191,9 @@ class StalledSubscriber:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)   # before connect
         s.settimeout(RECV_TIMEOUT_S)
         s.connect((broker.host, broker.port))
+        if TLS_CONTEXT is not None:
+            # Blocking TLS socket: fine here, one thread reads and writes.
+            s = TLS_CONTEXT.wrap_socket(s, server_hostname=broker.host)
         self.sock, self.buf = s, b""
         s.sendall(UPGRADE)
         while b"\r\n\r\n" not in self.buf:
@@ -269,7 +289,7 @@ class BrokerCase(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.broker = start_broker(BROKER, [*WORKERS, *BROKER_ARGS, *cls.broker_args])
+        cls.broker = start(cls.broker_args)
 
     @classmethod
     def tearDownClass(cls):
@@ -287,6 +307,7 @@ class BrokerCase(unittest.IsolatedAsyncioTestCase):
 
     async def client(self, name="test", **kw):
         kw.setdefault("max_retries", 5)           # a dead broker fails fast
+        kw.update(tls_kw())
         c = await Client.connect(self.broker.url_for("/v1"), name=name, **kw)
         self._closers.append(c.close)
         return c
@@ -807,7 +828,7 @@ class TestSlowConsumers(BrokerCase):
 
     async def asyncSetUp(self):
         await super().asyncSetUp()
-        self.broker = start_broker(BROKER, [*WORKERS, *BROKER_ARGS, *self.broker_args])
+        self.broker = start(self.broker_args)
 
     async def asyncTearDown(self):
         await super().asyncTearDown()
@@ -1042,17 +1063,23 @@ class TestSubscriptions(BrokerCase):
 
 
 def main():
-    global BROKER, BROKER_ARGS
+    global BROKER, BROKER_ARGS, TLS, TLS_CONTEXT
     ap = argparse.ArgumentParser(add_help=False)
     ap.add_argument("--broker", help="wsbroker binary (default: $WSB_BROKER)")
     ap.add_argument("--broker-arg", action="append", default=[], metavar="ARG",
                     help="extra argument for every broker started (repeat)")
+    ap.add_argument("--tls", action="store_true",
+                    help="over wss:// (TLS listener only, dev CA from tools/dev-ca.sh)")
     args, rest = ap.parse_known_args()
     BROKER = broker_path(args.broker)
     BROKER_ARGS = args.broker_arg
+    if args.tls:
+        ca = dev_ca()
+        TLS, TLS_CONTEXT = ca.tls(plain=False), ca.client_context()
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     print(f"websockets {websockets.__version__}, msgpack {msgpack.version}, python "
-          f"{sys.version.split()[0]}, broker {BROKER} {' '.join(WORKERS + BROKER_ARGS)}",
+          f"{sys.version.split()[0]}, broker {BROKER} {' '.join(WORKERS + BROKER_ARGS)}"
+          f"{' over wss:// ' + ssl.OPENSSL_VERSION if TLS else ''}",
           flush=True)
     prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
     passed, failed, skipped = summarize(prog.result)

@@ -895,6 +895,30 @@ static void test_error_hello_required(void **state)
     EXPECT_SUBSCRIBED(cl, "a", "a", 0, 1);
 }
 
+/* De-duplication remembers the last 4096 ids of a topic: a retry of any of
+ * them gets its original seq, even after thousands of later publishes. */
+static void test_dedup_remembers_4096_ids(void **state)
+{
+    struct harness *h = *state;
+    char t[32];
+    h_topic_owned(h, 1, "dedupmany.", "", t, sizeof(t));
+    struct h_client *pub = h_client(h, 0);
+    for (uint64_t id = 1; id <= 5000; id++) {
+        h_pub_confirm(pub, t, id, id);
+        if (id % 500 == 0)
+            h_pump(h);
+    }
+    h_pump(h);
+    for (uint64_t id = 1; id <= 5000; id++)
+        assert_int_equal(EXPECT_EVENT(pub, WSB_EV_CONFIRM)->seq, id);
+    h_pub_confirm(pub, t, 0, 1000); /* 904..5000 are remembered */
+    h_pump(h);
+    const struct wsb_event *e = EXPECT_EVENT(pub, WSB_EV_CONFIRM);
+    assert_int_equal(e->id, 1000);
+    assert_int_equal(e->seq, 1000);
+    EXPECT_NOTHING(pub);
+}
+
 static void test_error_duplicate_hello(void **state)
 {
     struct harness *h = *state;
@@ -1108,6 +1132,7 @@ int main(int argc, char **argv)
         T3(test_order_through_mailbox_overflow),
         T2(test_confirm_carries_seq),
         T2(test_duplicate_id_sequenced_once),
+        T2(test_dedup_remembers_4096_ids),
         T2(test_wildcard_star_existing_and_new_topics),
         T3(test_wildcard_tail_and_overlap),
         T2(test_pattern_subscribed_has_no_match),

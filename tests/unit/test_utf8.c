@@ -3,7 +3,8 @@
  * point, every 1-3 byte sequence, the 4-byte leads, the classic invalid
  * vectors (overlongs, surrogates, > U+10FFFF, bad continuations), and each
  * of them split at every byte position, rejecting in the piece that holds
- * the first impossible byte and not before.
+ * the first impossible byte and not before. Then the vector validator
+ * against the DFA alone on random text, state for state.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,6 +291,172 @@ static void test_random_text(void **state)
     }
 }
 
+/* The vector validator (inputs of 64 bytes and more on x86 with SSSE3 or
+ * AVX2) against the DFA alone. One byte per call never reaches the vectors,
+ * so feeding byte by byte gives the DFA's state after every prefix; any
+ * other way of feeding the same bytes, whole or in pieces, must end each
+ * piece in exactly that state. */
+
+static uint32_t rng_state = 2463534242u;
+
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13; /* xorshift32 */
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+enum text_kind {
+    TEXT_VALID,   /* valid text (cut at len, so perhaps ending mid-sequence) */
+    TEXT_FLIPPED, /* the same with one byte replaced at random */
+    TEXT_RANDOM,  /* random bytes */
+    TEXT_KINDS,
+};
+
+/* Code points of every width, in runs: long ASCII stretches (for the ASCII
+ * skip), and 2-, 3- and 4-byte code points near the edges of their ranges
+ * (E0 A0, ED 9F, F0 90, F4 8F) as often as in the middle. */
+static uint32_t random_code_point(uint32_t ascii_percent)
+{
+    static const uint32_t edges[] = {0x80,    0x7ff,    0x800,    0xd7ff,  0xe000,
+                                     0xfffd,  0xffff,   0x10000,  0x3ffff, 0x40000,
+                                     0xfffff, 0x100000, 0x10ffff, 0xa9,    0x20ac};
+    uint32_t r = rng() % 100;
+    if (r < ascii_percent)
+        return rng() % 0x80;
+    if (r % 4 == 0)
+        return edges[rng() % (sizeof(edges) / sizeof(edges[0]))];
+    static const uint32_t top[] = {0x800, 0x10000, 0x110000};
+    uint32_t cp = 0x80 + rng() % (top[rng() % 3] - 0x80);
+    return cp >= 0xd800 && cp <= 0xdfff ? cp - 0x800 : cp;
+}
+
+static void make_text(uint8_t *buf, size_t len, enum text_kind kind)
+{
+    if (kind == TEXT_RANDOM) {
+        /* half the time from the bytes that matter most: continuations and leads */
+        bool high = rng() % 2;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (uint8_t)(high ? 0x80 + rng() % 0x80 : rng());
+        return;
+    }
+    uint32_t ascii_percent = (uint32_t[]){0, 30, 90, 99}[rng() % 4];
+    uint8_t cp[4];
+    size_t n = 0;
+    while (n < len) {
+        size_t k = encode(random_code_point(ascii_percent), cp);
+        for (size_t j = 0; j < k && n < len; j++)
+            buf[n++] = cp[j];
+    }
+    if (kind == TEXT_FLIPPED && len > 0)
+        buf[rng() % len] = (uint8_t)rng();
+}
+
+/* Feeds s in the pieces that end at cuts[0..ncuts) and then len, each from
+ * its own heap block of exactly its size (so ASan sees any read outside
+ * it), checking the state after each against want[]. */
+static void feed_pieces(const uint8_t *s, size_t len, const size_t *cuts, size_t ncuts,
+                        const uint32_t *want)
+{
+    uint32_t st = WS_UTF8_ACCEPT;
+    size_t from = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t to = i < ncuts ? cuts[i] : len;
+        uint8_t *piece = malloc(to - from + 1);
+        assert_non_null(piece);
+        memcpy(piece, s + from, to - from);
+        st = ws_utf8_feed(st, piece, to - from);
+        free(piece);
+        assert_int_equal(st, want[to]);
+        from = to;
+    }
+}
+
+static int compare_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void check_against_dfa(const uint8_t *s, size_t len, uint32_t *want)
+{
+    want[0] = WS_UTF8_ACCEPT;
+    for (size_t i = 0; i < len; i++)
+        want[i + 1] = ws_utf8_feed(want[i], s + i, 1);
+    /* and the DFA against the independent reference */
+    uint32_t ref = expected_state(s, len);
+    if (ref == 2)
+        assert_true(want[len] != WS_UTF8_ACCEPT && want[len] != WS_UTF8_REJECT);
+    else
+        assert_int_equal(want[len], ref);
+
+    feed_pieces(s, len, NULL, 0, want);
+    for (int round = 0; round < 3; round++) {
+        size_t cuts[3], ncuts = 1 + rng() % 3;
+        for (size_t i = 0; i < ncuts; i++)
+            cuts[i] = rng() % (len + 1);
+        qsort(cuts, ncuts, sizeof(cuts[0]), compare_size);
+        feed_pieces(s, len, cuts, ncuts, want);
+    }
+}
+
+static void test_vector_matches_dfa_short(void **state)
+{
+    (void)state;
+    enum { MAX = 300 };
+    uint8_t *buf = malloc(MAX);
+    uint32_t *want = malloc((MAX + 1) * sizeof(*want));
+    assert_non_null(buf);
+    assert_non_null(want);
+    for (size_t len = 0; len <= MAX; len++)
+        for (int kind = 0; kind < TEXT_KINDS; kind++)
+            for (int rep = 0; rep < 8; rep++) {
+                make_text(buf, len, (enum text_kind)kind);
+                check_against_dfa(buf, len, want);
+            }
+    free(want);
+    free(buf);
+}
+
+static void test_vector_matches_dfa_64k(void **state)
+{
+    (void)state;
+    enum { LEN = 64 * 1024 };
+    uint8_t *buf = malloc(LEN);
+    uint32_t *want = malloc((LEN + 1) * sizeof(*want));
+    assert_non_null(buf);
+    assert_non_null(want);
+    for (int kind = 0; kind < TEXT_KINDS; kind++)
+        for (int rep = 0; rep < 6; rep++) {
+            size_t len = LEN - rng() % 8; /* end at various offsets in a block */
+            make_text(buf, len, (enum text_kind)kind);
+            check_against_dfa(buf, len, want);
+        }
+    free(want);
+    free(buf);
+}
+
+/* One bad byte at every offset of a long valid text, for the block edges
+ * and the tail that the vectors check again. */
+static void test_vector_error_at_every_offset(void **state)
+{
+    (void)state;
+    enum { LEN = 200 };
+    uint8_t text[LEN], buf[LEN];
+    uint32_t want[LEN + 1];
+    static const uint8_t bad[] = {0x80, 0xbf, 0xc0, 0xc2, 0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0xff, 'a'};
+    for (int rep = 0; rep < 4; rep++) {
+        make_text(text, LEN, TEXT_VALID);
+        for (size_t pos = 0; pos < LEN; pos++)
+            for (size_t b = 0; b < sizeof(bad); b++) {
+                memcpy(buf, text, LEN);
+                buf[pos] = bad[b];
+                check_against_dfa(buf, LEN, want);
+            }
+    }
+}
+
 static void test_reject_is_sticky(void **state)
 {
     (void)state;
@@ -310,6 +477,9 @@ int main(void)
         cmocka_unit_test(test_long_text_fast_path),
         cmocka_unit_test(test_random_text),
         cmocka_unit_test(test_reject_is_sticky),
+        cmocka_unit_test(test_vector_matches_dfa_short),
+        cmocka_unit_test(test_vector_matches_dfa_64k),
+        cmocka_unit_test(test_vector_error_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
