@@ -139,12 +139,19 @@ int main(int argc, char **argv)
         log_error("out of memory for the worker rings");
         return 1;
     }
-    unsigned started = 0;
+    /* Every worker is set up before any starts: a running worker may send
+     * to (and wake) any other as soon as it has a connection. */
     for (unsigned w = 0; w < cfg.workers; w++) {
         int rc = worker_init(&workers[w], w, &broker, &fds[w * CONFIG_MAX_LISTENERS],
                              cfg.listener_count);
-        if (rc == 0)
-            rc = worker_start(&workers[w]);
+        if (rc != 0) {
+            log_error("cannot set up worker %u: %s", w, strerror(-rc));
+            return 1;
+        }
+    }
+    unsigned started = 0;
+    for (unsigned w = 0; w < cfg.workers; w++) {
+        int rc = worker_start(&workers[w]);
         if (rc != 0) {
             log_error("cannot start worker %u: %s", w, strerror(-rc));
             atomic_store(&broker.stopping, true);
