@@ -1,9 +1,16 @@
 /*
  * echo_load.c - load generator for wsbroker's /echo endpoint.
  *
- *   echo_load --url ws://127.0.0.1:PORT/echo --connections N --threads T
+ *   echo_load --url ws[s]://127.0.0.1:PORT/echo --connections N --threads T
  *             --duration S --size BYTES [--warmup S] [--inflight K]
- *             [--rate MSGS_PER_S] [--json]
+ *             [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]
+ *
+ * A wss:// URL runs every connection over TLS (wolfSSL, non-blocking, driven
+ * by the same epoll loops); --ca FILE verifies the server against that CA,
+ * else the certificate is not checked. --handshakes H replaces the echo load
+ * with a connection storm: H connections, at most N open at once, each doing
+ * TCP connect + TLS (for wss://) + upgrade and then closing at once; it
+ * reports handshakes per second and the latency of each (connect() to 101).
  *
  * Opens N WebSocket connections, doing the opening handshake itself, spread
  * over T threads that each run their own epoll loop over their share. Each
@@ -83,6 +90,8 @@ struct config {
     uint32_t inflight;
     double rate; /* total messages per second; 0: closed loop */
     bool json;
+    const char *ca;      /* --ca: CA file for wss:// */
+    uint64_t handshakes; /* --handshakes: connection storm instead of echoes */
 };
 
 /* What the whole run shares; written by main before the threads start or
@@ -91,6 +100,7 @@ struct run {
     struct config cfg;
     struct target target; /* parsed and resolved --url */
     uint8_t *pattern;     /* size + PATTERN_PERIOD random bytes */
+    WOLFSSL_CTX *tls;     /* wss:// only */
     pthread_barrier_t barrier;
     bool abort;
     uint64_t t_start;   /* first send */
@@ -108,6 +118,8 @@ struct sent_msg {
 /* One connection; owned by one worker, buffers allocated once at setup. */
 struct conn {
     int fd;
+    WOLFSSL *ssl;         /* wss:// only */
+    uint64_t started_ns;  /* --handshakes: when connect() was called */
     enum conn_state state;
     bool want_write; /* EPOLLOUT registered */
     uint32_t index;  /* position within the worker's connections */
@@ -139,6 +151,7 @@ struct worker {
     uint64_t cpu_ns; /* this thread's CPU time over warm-up + measurement */
     uint64_t errors[ERR_KINDS];
     char first_error[256];
+    uint64_t hs_left; /* --handshakes: connections still to start */
 };
 
 static struct run g_run;
@@ -149,6 +162,7 @@ static void conn_close(struct worker *w, struct conn *c)
 {
     if (c->state == CONN_DONE)
         return;
+    tls_conn_free(&c->ssl);
     if (c->fd >= 0)
         close(c->fd); /* also drops it from the epoll set */
     c->fd = -1;
@@ -197,7 +211,7 @@ static uint8_t *conn_out_reserve(struct conn *c, size_t need)
 static void conn_flush(struct worker *w, struct conn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = lg_send(c->fd, c->ssl, c->out + c->out_off, c->out_len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
@@ -251,6 +265,13 @@ static void conn_start_connect(struct worker *w, struct conn *c)
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (w->run->tls != NULL) {
+        c->ssl = tls_conn_new(w->run->tls, c->fd, t, w->run->cfg.ca != NULL);
+        if (c->ssl == NULL) {
+            conn_fail(w, c, ERR_CONNECT, "cannot set up a TLS session");
+            return;
+        }
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
     if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 && errno != EINPROGRESS)
@@ -276,6 +297,22 @@ static void conn_finish_connect(struct worker *w, struct conn *c)
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
         return;
     }
+    if (c->ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
+        char why[160];
+        switch (tls_connect_step(c->ssl, why, sizeof why)) {
+        case TLS_STEP_WANT_READ:
+            conn_want_write(w, c, false);
+            return;
+        case TLS_STEP_WANT_WRITE:
+            conn_want_write(w, c, true);
+            return;
+        case TLS_STEP_FAILED:
+            conn_fail(w, c, ERR_HANDSHAKE, "%s", why);
+            return;
+        case TLS_STEP_DONE:
+            break;
+        }
+    }
     conn_send_upgrade(w, c);
 }
 
@@ -299,6 +336,14 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
     memmove(c->in, c->in + head_len, c->in_len - head_len); /* early frames, if any */
     c->in_len -= head_len;
     c->state = CONN_OPEN;
+    if (w->run->cfg.handshakes > 0) { /* storm: count it, send close 1000, hang up */
+        uint64_t now = now_ns();
+        hist_record(&w->hist, now - c->started_ns);
+        w->msgs++;
+        conn_queue_close(w, c);
+        conn_flush(w, c);
+        conn_close(w, c);
+    }
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -480,25 +525,33 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
+/* Over TLS it reads until wolfSSL wants the socket again: plaintext already
+ * decrypted inside wolfSSL would not wake epoll. */
 static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
 {
-    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-    if (n == 0) {
-        conn_on_eof(w, c, "server closed the connection");
-        return;
-    }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            conn_on_eof(w, c, strerror(errno));
-        return;
-    }
-    c->in_len += (size_t)n;
-    if (c->state == CONN_HANDSHAKING) {
-        conn_read_handshake(w, c);
-        if (c->state != CONN_OPEN)
+    do {
+        if (c->ssl != NULL && c->in_len == c->in_cap)
+            return; /* conn_read_frames failed anything that cannot fit */
+        ssize_t n = lg_recv(c->fd, c->ssl, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n == 0) {
+            conn_on_eof(w, c, "server closed the connection");
             return;
-    }
-    conn_read_frames(w, c, now);
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                conn_on_eof(w, c, strerror(errno));
+            return;
+        }
+        c->in_len += (size_t)n;
+        if (c->state == CONN_HANDSHAKING) {
+            conn_read_handshake(w, c);
+            if (c->state != CONN_OPEN)
+                return;
+        }
+        conn_read_frames(w, c, now);
+        if (c->ssl != NULL)
+            now = now_ns(); /* the next read may take bytes that arrived since */
+    } while (c->ssl != NULL && c->state != CONN_DONE);
 }
 
 static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
@@ -535,7 +588,10 @@ static void worker_fail_unopened(struct worker *w)
 {
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        if (c->state == CONN_CONNECTING)
+        if (c->state == CONN_CONNECTING && c->ssl != NULL)
+            conn_fail(w, c, ERR_CONNECT, "no TCP connection and TLS handshake within %d ms",
+                      CONNECT_TIMEOUT_MS);
+        else if (c->state == CONN_CONNECTING)
             conn_fail(w, c, ERR_CONNECT, "no TCP connection within %d ms", CONNECT_TIMEOUT_MS);
         else if (c->state == CONN_HANDSHAKING)
             conn_fail(w, c, ERR_HANDSHAKE, "no complete response to the upgrade within %d ms",
@@ -616,12 +672,46 @@ static void worker_close_all(struct worker *w)
         conn_close(w, &w->conns[i]);
 }
 
+/* --handshakes: keeps every slot busy with a fresh connection until this
+ * worker's share has been started, then waits for the last ones. A slot
+ * that has not reached its 101 within CONNECT_TIMEOUT_MS fails. */
+static void worker_run_storm(struct worker *w)
+{
+    uint64_t cpu_start = thread_cpu_ns();
+    for (;;) {
+        uint64_t now = now_ns();
+        for (uint32_t i = 0; i < w->nconns; i++) {
+            struct conn *c = &w->conns[i];
+            if (c->state != CONN_DONE && now - c->started_ns > CONNECT_TIMEOUT_MS * NS_PER_MS)
+                conn_fail(w, c, c->state == CONN_CONNECTING ? ERR_CONNECT : ERR_HANDSHAKE,
+                          "no 101 within %d ms of connect()", CONNECT_TIMEOUT_MS);
+            if (c->state == CONN_DONE && w->hs_left > 0) {
+                w->hs_left--;
+                c->in_len = c->out_off = c->out_len = 0;
+                c->ring_head = c->ring_count = 0;
+                c->started_ns = now_ns();
+                conn_start_connect(w, c);
+            }
+        }
+        if (w->open == 0)
+            break;
+        worker_poll(w, now_ns() + 100 * NS_PER_MS);
+    }
+    w->cpu_ns = thread_cpu_ns() - cpu_start;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     /* The default 50 us timer slack would make open-loop sends late, and
      * the lateness would be charged to the server. */
     prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS);
+    if (w->run->cfg.handshakes > 0) {
+        pthread_barrier_wait(&g_run.barrier);
+        pthread_barrier_wait(&g_run.barrier);
+        worker_run_storm(w);
+        return NULL;
+    }
     worker_connect_all(w);
     pthread_barrier_wait(&g_run.barrier); /* main checks the connect results */
     pthread_barrier_wait(&g_run.barrier); /* main set the clock, or abort */
@@ -682,15 +772,18 @@ static void worker_free(struct worker *w)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: echo_load --url ws://HOST:PORT/PATH --connections N --threads T\n"
+            "usage: echo_load --url ws[s]://HOST:PORT/PATH --connections N --threads T\n"
             "                 --duration S --size BYTES [--warmup S] [--inflight K]\n"
-            "                 [--rate MSGS_PER_S] [--json]\n"
+            "                 [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]\n"
             "  --duration   measured seconds (default %.0f, at most %.0f)\n"
             "  --warmup     seconds sent before measuring (default %.0f)\n"
             "  --size       payload bytes, %d..%u (a %d-byte stamp, then a pattern)\n"
             "  --inflight   messages in flight per connection (default %d closed loop,\n"
             "               %d with --rate)\n"
             "  --rate       open loop: total messages per second over all connections\n"
+            "  --ca         wss://: verify the server against this CA file (else unverified)\n"
+            "  --handshakes connection storm: H x (connect, TLS, upgrade, close), at most\n"
+            "               --connections at once; reports handshakes/s and latency\n"
             "  --json       one JSON object instead of the table\n",
             DEFAULT_DURATION_S, MAX_DURATION_S, DEFAULT_WARMUP_S, MIN_PAYLOAD, MAX_PAYLOAD,
             STAMP_BYTES, DEFAULT_INFLIGHT, DEFAULT_RATE_INFLIGHT);
@@ -730,6 +823,8 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
         {"inflight", required_argument, NULL, 'k'},
         {"rate", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
+        {"ca", required_argument, NULL, 'a'},
+        {"handshakes", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -767,6 +862,12 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
             break;
         case 'j':
             cfg->json = true;
+            break;
+        case 'a':
+            cfg->ca = optarg;
+            break;
+        case 'H':
+            cfg->handshakes = (uint64_t)parse_number("--handshakes", optarg, 1, 1e12);
             break;
         case 'h':
             usage(stdout);
@@ -900,6 +1001,39 @@ static void report_json(const struct config *cfg, const struct totals *t)
            (unsigned long long)t->clean_closes, client_cpu_pct(cfg, t));
 }
 
+/* --handshakes: msgs counts the upgrades completed, hist their latency. */
+static void report_storm(const struct config *cfg, const struct totals *t, double wall_s)
+{
+    const struct hist *h = &t->hist;
+    double rate = (double)t->msgs / wall_s;
+    if (cfg->json) {
+        printf("{\"url\":\"%s\",\"handshakes\":%llu,\"completed\":%llu,\"parallel\":%u,"
+               "\"threads\":%u,\"wall_s\":%.3f,\"handshakes_per_s\":%.1f,"
+               "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
+               "\"max\":%.1f,\"mean\":%.1f},\"errors\":%llu,\"client_cpu_pct\":%.1f}\n",
+               cfg->url, (unsigned long long)cfg->handshakes, (unsigned long long)t->msgs,
+               cfg->connections, cfg->threads, wall_s, rate, us(hist_percentile(h, 50)),
+               us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+               us(hist_percentile(h, 99.9)), us(h->max), hist_mean(h) / 1000.0,
+               (unsigned long long)t->error_sum, 100.0 * (double)t->cpu_ns / (wall_s * NS_PER_S));
+        return;
+    }
+    printf("echo_load %s: connection storm, %llu x (connect%s + upgrade + close), %u at once, "
+           "%u threads\n",
+           cfg->url, (unsigned long long)cfg->handshakes, strncmp(cfg->url, "wss", 3) ? "" : " + TLS",
+           cfg->connections, cfg->threads);
+    printf("%11s %9s %12s %9s %9s %9s %9s %9s %7s\n", "completed", "wall s", "handshakes/s",
+           "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "errors");
+    printf("%11llu %9.2f %12.0f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu\n",
+           (unsigned long long)t->msgs, wall_s, rate, us(hist_percentile(h, 50)),
+           us(hist_percentile(h, 90)), us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)),
+           us(h->max), (unsigned long long)t->error_sum);
+    printf("errors:");
+    for (int k = 0; k < ERR_KINDS; k++)
+        printf(" %s %llu", err_names[k], (unsigned long long)t->errors[k]);
+    printf("; client CPU %.0f%% of a core\n", 100.0 * (double)t->cpu_ns / (wall_s * NS_PER_S));
+}
+
 /* Between the barriers: abort if any connection failed, else start the clock. */
 static void start_or_abort(struct run *run, struct worker *workers)
 {
@@ -938,6 +1072,13 @@ int main(int argc, char **argv)
         return 1;
     }
     ensure_fd_limit(cfg->connections, cfg->threads);
+    if (run->target.tls) {
+        run->tls = tls_client_ctx_new("echo_load", cfg->ca);
+        if (run->tls == NULL)
+            return 1;
+    } else if (cfg->ca != NULL) {
+        fprintf(stderr, "echo_load: --ca is ignored for a ws:// URL\n");
+    }
     run->pattern = make_pattern(cfg->size);
     struct worker *workers = calloc(cfg->threads, sizeof *workers);
     if (run->pattern == NULL || workers == NULL) {
@@ -951,6 +1092,8 @@ int main(int argc, char **argv)
                     i);
             return 1;
         }
+        workers[i].hs_left =
+            cfg->handshakes / cfg->threads + (i < cfg->handshakes % cfg->threads);
         base += share;
     }
     pthread_barrier_init(&run->barrier, NULL, cfg->threads + 1);
@@ -967,6 +1110,12 @@ int main(int argc, char **argv)
     }
     if (run->abort)
         return 1;
+    if (cfg->handshakes > 0) {
+        report_storm(cfg, t, (double)(now_ns() - run->t_start) / NS_PER_S);
+        if (t->first_error != NULL)
+            fprintf(stderr, "echo_load: %s\n", t->first_error);
+        return t->error_sum > 0 ? 1 : 0;
+    }
     if (cfg->json)
         report_json(cfg, t);
     else

@@ -2,9 +2,13 @@
  * fanout_load.c - load generator for wsbroker's pub/sub on /v1: fan-out
  * throughput, end-to-end latency and delivery checks.
  *
- *   fanout_load --url ws://127.0.0.1:PORT/v1 --publishers P --subscribers S
+ *   fanout_load --url ws[s]://127.0.0.1:PORT/v1 --publishers P --subscribers S
  *               --topics T --size BYTES --rate MSGS_PER_S --duration S
- *               --warmup S [--ack none|manual] [--threads N] [--json] ...
+ *               --warmup S [--ack none|manual] [--threads N] [--ca FILE] [--json] ...
+ *
+ * A wss:// URL runs every connection over TLS (wolfSSL, non-blocking, driven
+ * by the same epoll loops); --ca FILE verifies the broker against that CA,
+ * else its certificate is not checked.
  *
  * Subscribers: S connections spread over N threads, each thread an epoll
  * loop over its share. Each sends hello and `sub` to topic i % T (ack none,
@@ -129,6 +133,7 @@ struct config {
     uint32_t inflight;
     const char *prefix;
     bool json;
+    const char *ca; /* --ca: CA file for wss:// */
 };
 
 struct topic_name {
@@ -143,6 +148,7 @@ struct topic_name {
 struct run {
     struct config cfg;
     struct target target;
+    WOLFSSL_CTX *tls; /* wss:// only */
     struct topic_name *topics;
     uint8_t *pattern; /* size + PATTERN_PERIOD random bytes */
     uint8_t bin_header[MAX_BIN_HEADER];
@@ -171,6 +177,7 @@ enum conn_state {
 /* One connection's transport; owned by one worker, buffers allocated once. */
 struct conn {
     int fd;
+    WOLFSSL *ssl; /* wss:// only */
     enum conn_state state;
     bool want_write; /* EPOLLOUT registered */
     bool welcomed;
@@ -290,6 +297,7 @@ static void conn_close(struct worker *w, struct conn *c)
 {
     if (c->state == CONN_DONE)
         return;
+    tls_conn_free(&c->ssl);
     if (c->fd >= 0)
         close(c->fd); /* also drops it from the epoll set */
     c->fd = -1;
@@ -334,7 +342,7 @@ static uint8_t *conn_out_reserve(struct conn *c, size_t need)
 static void conn_flush(struct worker *w, struct conn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = lg_send(c->fd, c->ssl, c->out + c->out_off, c->out_len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
@@ -398,6 +406,13 @@ static void conn_start_connect(struct worker *w, struct conn *c)
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (w->run->tls != NULL) {
+        c->ssl = tls_conn_new(w->run->tls, c->fd, t, w->run->cfg.ca != NULL);
+        if (c->ssl == NULL) {
+            conn_fail(w, c, ERR_CONNECT, "cannot set up a TLS session");
+            return;
+        }
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
     epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
     if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 && errno != EINPROGRESS)
@@ -413,6 +428,22 @@ static void conn_finish_connect(struct worker *w, struct conn *c)
     if (err != 0) {
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
         return;
+    }
+    if (c->ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
+        char why[160];
+        switch (tls_connect_step(c->ssl, why, sizeof why)) {
+        case TLS_STEP_WANT_READ:
+            conn_want_write(w, c, false);
+            return;
+        case TLS_STEP_WANT_WRITE:
+            conn_want_write(w, c, true);
+            return;
+        case TLS_STEP_FAILED:
+            conn_fail(w, c, ERR_HANDSHAKE, "%s", why);
+            return;
+        case TLS_STEP_DONE:
+            break;
+        }
     }
     c->out_off = 0;
     c->out_len = handshake_write_request((char *)c->out, c->out_cap, &w->run->target,
@@ -994,28 +1025,36 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
+/* Over TLS it reads until wolfSSL wants the socket again: plaintext already
+ * decrypted inside wolfSSL would not wake epoll. */
 static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
 {
-    ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-    if (n == 0) {
-        conn_on_eof(w, c, "broker closed the connection");
-        return;
-    }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            conn_on_eof(w, c, strerror(errno));
-        return;
-    }
-    c->in_len += (size_t)n;
-    if (c->state == CONN_HANDSHAKING) {
-        conn_read_handshake(w, c);
-        if (c->state != CONN_JOINING)
+    do {
+        if (c->ssl != NULL && c->in_len == c->in_cap)
+            return; /* conn_read_frames failed anything that cannot fit */
+        ssize_t n = lg_recv(c->fd, c->ssl, c->in + c->in_len, c->in_cap - c->in_len);
+        if (n == 0) {
+            conn_on_eof(w, c, "broker closed the connection");
             return;
-        conn_flush(w, c);
-        if (c->state == CONN_DONE)
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                conn_on_eof(w, c, strerror(errno));
             return;
-    }
-    conn_read_frames(w, c, now);
+        }
+        c->in_len += (size_t)n;
+        if (c->state == CONN_HANDSHAKING) {
+            conn_read_handshake(w, c);
+            if (c->state != CONN_JOINING)
+                return;
+            conn_flush(w, c);
+            if (c->state == CONN_DONE)
+                return;
+        }
+        conn_read_frames(w, c, now);
+        if (c->ssl != NULL)
+            now = now_ns(); /* the next read may take bytes that arrived since */
+    } while (c->ssl != NULL && c->state != CONN_DONE);
 }
 
 static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
@@ -1058,7 +1097,10 @@ static void worker_join_all(struct worker *w)
         worker_poll(w, deadline);
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        if (c->state == CONN_CONNECTING)
+        if (c->state == CONN_CONNECTING && c->ssl != NULL)
+            conn_fail(w, c, ERR_CONNECT, "no TCP connection and TLS handshake within %d ms",
+                      JOIN_TIMEOUT_MS);
+        else if (c->state == CONN_CONNECTING)
             conn_fail(w, c, ERR_CONNECT, "no TCP connection within %d ms", JOIN_TIMEOUT_MS);
         else if (c->state == CONN_HANDSHAKING)
             conn_fail(w, c, ERR_HANDSHAKE, "no complete response to the upgrade within %d ms",
@@ -1344,11 +1386,11 @@ static void worker_free(struct worker *w)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: fanout_load --url ws://HOST:PORT/v1 [--publishers P] [--subscribers S]\n"
+            "usage: fanout_load --url ws[s]://HOST:PORT/v1 [--publishers P] [--subscribers S]\n"
             "                   [--topics T] [--size BYTES] [--rate MSGS_PER_S]\n"
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
             "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
-            "                   [--drain S] [--prefix NAME]\n"
+            "                   [--drain S] [--prefix NAME] [--ca FILE]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
             "  --subscribers  subscriber connections; subscriber i takes topic i %% T (default 1)\n"
             "  --topics       topics PREFIX.0 .. PREFIX.T-1, published round-robin (default 1)\n"
@@ -1364,6 +1406,7 @@ static void usage(FILE *to)
             "  --inflight     unconfirmed publishes per publisher (default %d)\n"
             "  --threads      subscriber threads (default 1); publishers get one more\n"
             "  --prefix       topic name prefix (default \"%s\")\n"
+            "  --ca           wss://: verify the broker against this CA file (else unverified)\n"
             "  --json         one JSON object instead of the table\n",
             MIN_PAYLOAD, MAX_PAYLOAD, STAMP_BYTES, DEFAULT_DURATION_S, MAX_DURATION_S,
             DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, WSB_DEFAULT_WINDOW,
@@ -1411,6 +1454,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"prefix", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
+        {"ca", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1479,6 +1523,9 @@ static void parse_args(struct config *cfg, int argc, char **argv)
             break;
         case 'j':
             cfg->json = true;
+            break;
+        case 'C':
+            cfg->ca = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -1737,6 +1784,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "fanout_load: cannot resolve %s:%s: %s\n", run->target.host,
                 run->target.port, why);
         return 1;
+    }
+    if (run->target.tls) {
+        run->tls = tls_client_ctx_new("fanout_load", cfg->ca);
+        if (run->tls == NULL)
+            return 1;
+    } else if (cfg->ca != NULL) {
+        fprintf(stderr, "fanout_load: --ca is ignored for a ws:// URL\n");
     }
     rlim_t need = (rlim_t)cfg->subscribers + cfg->publishers + 2 * (cfg->threads + 1) + FD_SLACK;
     rlim_t hard = 0;

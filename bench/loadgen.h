@@ -1,8 +1,8 @@
 /*
  * loadgen.h - the pieces a WebSocket load generator needs whatever it
  * drives: clocks, a cheap PRNG, a log-linear latency histogram, ws:// URL
- * parsing and resolution, the descriptor limit, and the client side of the
- * opening handshake.
+ * parsing and resolution, the descriptor limit, the client side of the
+ * opening handshake, and the client side of TLS for wss:// (wolfSSL).
  *
  * Header-only, every function static inline: bench/CMakeLists.txt builds
  * every C file in bench/ as its own program, so shared code cannot live in a .c
@@ -12,8 +12,14 @@
 #ifndef WSB_BENCH_LOADGEN_H
 #define WSB_BENCH_LOADGEN_H
 
+/* wolfSSL wants its build options before anything else of its own. */
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -158,16 +164,24 @@ struct target {
     char path[1024];
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    bool tls; /* wss:// */
 };
 
-/* Parses ws://host[:port][/path] (host may be a bracketed IPv6 literal).
+/* Parses ws[s]://host[:port][/path] (host may be a bracketed IPv6 literal).
  * Returns NULL, or what is wrong with url. */
 static inline const char *target_parse_url(struct target *t, const char *url)
 {
-    static const char scheme[] = "ws://";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        return "the URL does not start with ws:// (wss is not supported)";
-    const char *p = url + sizeof scheme - 1;
+    static const char scheme[] = "ws://", scheme_tls[] = "wss://";
+    const char *p;
+    if (strncmp(url, scheme, sizeof scheme - 1) == 0) {
+        t->tls = false;
+        p = url + sizeof scheme - 1;
+    } else if (strncmp(url, scheme_tls, sizeof scheme_tls - 1) == 0) {
+        t->tls = true;
+        p = url + sizeof scheme_tls - 1;
+    } else {
+        return "the URL does not start with ws:// or wss://";
+    }
     const char *host_end = *p == '[' ? strchr(p, ']') : p + strcspn(p, ":/");
     if (host_end == NULL || host_end == p)
         return "no host in the URL";
@@ -182,7 +196,7 @@ static inline const char *target_parse_url(struct target *t, const char *url)
         return "host too long";
     memcpy(t->host, host, (size_t)(host_end - host));
     t->host[host_end - host] = '\0';
-    strcpy(t->port, "80");
+    strcpy(t->port, t->tls ? "443" : "80");
     if (*p == ':') {
         size_t plen = strcspn(p + 1, "/");
         if (plen == 0 || plen >= sizeof t->port)
@@ -224,6 +238,137 @@ static inline bool raise_fd_limit(rlim_t need, rlim_t *hard)
         return false;
     rl.rlim_cur = need;
     return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
+/* ---- TLS client (wss://) ------------------------------------------------ */
+
+/* A client context for every connection of the run. With ca_file the server's
+ * chain must verify against it (and a host name in the URL must match the
+ * certificate); without, nothing is verified and a warning says so. Returns
+ * NULL after printing why. */
+static inline WOLFSSL_CTX *tls_client_ctx_new(const char *prog, const char *ca_file)
+{
+    signal(SIGPIPE, SIG_IGN); /* wolfSSL's own socket writes do not pass MSG_NOSIGNAL */
+    if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
+        fprintf(stderr, "%s: wolfSSL_Init failed\n", prog);
+        return NULL;
+    }
+    WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfTLS_client_method());
+    if (ctx == NULL) {
+        fprintf(stderr, "%s: wolfSSL_CTX_new failed\n", prog);
+        return NULL;
+    }
+    if (ca_file != NULL) {
+        int rc = wolfSSL_CTX_load_verify_locations(ctx, ca_file, NULL);
+        if (rc != WOLFSSL_SUCCESS) {
+            char msg[WOLFSSL_MAX_ERROR_SZ];
+            fprintf(stderr, "%s: cannot load CA file %s: %s\n", prog, ca_file,
+                    wolfSSL_ERR_error_string((unsigned long)rc, msg));
+            wolfSSL_CTX_free(ctx);
+            return NULL;
+        }
+        wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
+    } else {
+        fprintf(stderr, "%s: warning: no --ca given, the server certificate is NOT verified\n",
+                prog);
+        wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+    }
+    return ctx;
+}
+
+/* A TLS session over the non-blocking socket fd (wolfSSL's own socket I/O),
+ * or NULL. With verify, a host that is a name must match the certificate
+ * (IP literals are left to the chain check). */
+static inline WOLFSSL *tls_conn_new(WOLFSSL_CTX *ctx, int fd, const struct target *t, bool verify)
+{
+    WOLFSSL *ssl = wolfSSL_new(ctx);
+    if (ssl == NULL)
+        return NULL;
+    if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS) {
+        wolfSSL_free(ssl);
+        return NULL;
+    }
+    bool is_ip = strchr(t->host, ':') != NULL || strspn(t->host, "0123456789.") == strlen(t->host);
+    if (!is_ip)
+        wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, t->host, (unsigned short)strlen(t->host));
+    if (verify && !is_ip)
+        wolfSSL_check_domain_name(ssl, t->host);
+    return ssl;
+}
+
+/* Ends a session: one non-blocking close_notify attempt, then frees it. */
+static inline void tls_conn_free(WOLFSSL **ssl)
+{
+    if (*ssl == NULL)
+        return;
+    wolfSSL_shutdown(*ssl);
+    wolfSSL_free(*ssl);
+    *ssl = NULL;
+}
+
+enum tls_step { TLS_STEP_DONE, TLS_STEP_WANT_READ, TLS_STEP_WANT_WRITE, TLS_STEP_FAILED };
+
+/* One non-blocking go at the TLS handshake; on failure why says what. */
+static inline enum tls_step tls_connect_step(WOLFSSL *ssl, char *why, size_t why_cap)
+{
+    int rc = wolfSSL_connect(ssl);
+    if (rc == WOLFSSL_SUCCESS)
+        return TLS_STEP_DONE;
+    int err = wolfSSL_get_error(ssl, rc);
+    if (err == WOLFSSL_ERROR_WANT_READ)
+        return TLS_STEP_WANT_READ;
+    if (err == WOLFSSL_ERROR_WANT_WRITE)
+        return TLS_STEP_WANT_WRITE;
+    char msg[WOLFSSL_MAX_ERROR_SZ];
+    snprintf(why, why_cap, "TLS handshake: %s (%d)",
+             wolfSSL_ERR_error_string((unsigned long)err, msg), err);
+    return TLS_STEP_FAILED;
+}
+
+/* recv()'s contract over TLS: > 0 bytes, 0 at the end of the stream
+ * (close_notify or TCP end), -1 with errno EAGAIN when wolfSSL wants the
+ * socket again, else -1 with errno EPROTO. */
+static inline ssize_t tls_recv(WOLFSSL *ssl, void *buf, size_t cap)
+{
+    int n = wolfSSL_read(ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+    if (n > 0)
+        return n;
+    int err = wolfSSL_get_error(ssl, n);
+    if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (err == WOLFSSL_ERROR_ZERO_RETURN || err == SOCKET_PEER_CLOSED_E || n == 0)
+        return 0;
+    errno = EPROTO;
+    return -1;
+}
+
+/* send()'s contract over TLS. After -1/EAGAIN the caller must offer the same
+ * bytes again (more may follow them): wolfSSL has already taken some. */
+static inline ssize_t tls_send(WOLFSSL *ssl, const void *buf, size_t len)
+{
+    int n = wolfSSL_write(ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (n > 0)
+        return n;
+    int err = wolfSSL_get_error(ssl, n);
+    if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    errno = EPIPE;
+    return -1;
+}
+
+/* The socket, or TLS over it when ssl is set. */
+static inline ssize_t lg_recv(int fd, WOLFSSL *ssl, void *buf, size_t cap)
+{
+    return ssl != NULL ? tls_recv(ssl, buf, cap) : recv(fd, buf, cap, 0);
+}
+
+static inline ssize_t lg_send(int fd, WOLFSSL *ssl, const void *buf, size_t len)
+{
+    return ssl != NULL ? tls_send(ssl, buf, len) : send(fd, buf, len, MSG_NOSIGNAL);
 }
 
 /* ---- client side of the opening handshake ----------------------------- */
