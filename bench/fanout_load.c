@@ -1025,8 +1025,10 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* Over TLS it reads until wolfSSL wants the socket again: plaintext already
- * decrypted inside wolfSSL would not wake epoll. */
+/* One read from the socket per event, as for ws://; over TLS it then goes on
+ * reading while wolfSSL still holds received bytes, since epoll would not
+ * report those. (Reading until WANT_READ instead lets one busy connection
+ * starve the others: its socket keeps refilling while it is being read.) */
 static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
 {
     do {
@@ -1054,7 +1056,7 @@ static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
         conn_read_frames(w, c, now);
         if (c->ssl != NULL)
             now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->ssl != NULL && c->state != CONN_DONE);
+    } while (c->state != CONN_DONE && tls_has_pending(c->ssl));
 }
 
 static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)

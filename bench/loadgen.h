@@ -360,6 +360,14 @@ static inline ssize_t tls_send(WOLFSSL *ssl, const void *buf, size_t len)
     return -1;
 }
 
+/* Whether wolfSSL holds received bytes (decrypted or not) that a read would
+ * return without the socket becoming readable again: epoll will not report
+ * them, so a reader must go on reading while this is true. */
+static inline bool tls_has_pending(WOLFSSL *ssl)
+{
+    return ssl != NULL && wolfSSL_has_pending(ssl);
+}
+
 /* The socket, or TLS over it when ssl is set. */
 static inline ssize_t lg_recv(int fd, WOLFSSL *ssl, void *buf, size_t cap)
 {
