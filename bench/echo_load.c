@@ -525,12 +525,15 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* One read from the socket per event, as for ws://; over TLS it then goes on
- * reading while wolfSSL still holds received bytes, since epoll would not
- * report those. (Reading until WANT_READ instead lets one busy connection
- * starve the others: its socket keeps refilling while it is being read.) */
+/* One read from the socket per event for ws://. Over TLS one wolfSSL_read
+ * yields at most one record, so it reads on until wolfSSL wants the socket
+ * again, up to TLS_READ_BUDGET reads (reading until WANT_READ without a bound
+ * lets one busy connection starve the others: its socket keeps refilling),
+ * and past that only while wolfSSL still holds received bytes, which epoll
+ * would not report. */
 static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
 {
+    unsigned budget = TLS_READ_BUDGET;
     do {
         if (c->ssl != NULL && c->in_len == c->in_cap)
             return; /* conn_read_frames failed anything that cannot fit */
@@ -553,7 +556,8 @@ static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
         conn_read_frames(w, c, now);
         if (c->ssl != NULL)
             now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->state != CONN_DONE && tls_has_pending(c->ssl));
+    } while (c->ssl != NULL && c->state != CONN_DONE &&
+             (--budget > 0 || tls_has_pending(c->ssl)));
 }
 
 static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)

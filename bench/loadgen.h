@@ -306,6 +306,10 @@ static inline void tls_conn_free(WOLFSSL **ssl)
     *ssl = NULL;
 }
 
+/* wss:// reads per readiness event before a connection must yield to the
+ * others (it still drains what wolfSSL holds); see conn_on_readable. */
+#define TLS_READ_BUDGET 64
+
 enum tls_step { TLS_STEP_DONE, TLS_STEP_WANT_READ, TLS_STEP_WANT_WRITE, TLS_STEP_FAILED };
 
 /* One non-blocking go at the TLS handshake; on failure why says what. */
