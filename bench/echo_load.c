@@ -118,8 +118,8 @@ struct sent_msg {
 /* One connection; owned by one worker, buffers allocated once at setup. */
 struct conn {
     int fd;
-    WOLFSSL *ssl;         /* wss:// only */
-    uint64_t started_ns;  /* --handshakes: when connect() was called */
+    WOLFSSL *ssl;        /* wss:// only */
+    uint64_t started_ns; /* --handshakes: when connect() was called */
     enum conn_state state;
     bool want_write; /* EPOLLOUT registered */
     uint32_t index;  /* position within the worker's connections */
@@ -556,8 +556,7 @@ static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
         conn_read_frames(w, c, now);
         if (c->ssl != NULL)
             now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->ssl != NULL && c->state != CONN_DONE &&
-             (--budget > 0 || tls_has_pending(c->ssl)));
+    } while (c->ssl != NULL && c->state != CONN_DONE && (--budget > 0 || tls_has_pending(c->ssl)));
 }
 
 static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
@@ -1019,21 +1018,21 @@ static void report_storm(const struct config *cfg, const struct totals *t, doubl
                "\"max\":%.1f,\"mean\":%.1f},\"errors\":%llu,\"client_cpu_pct\":%.1f}\n",
                cfg->url, (unsigned long long)cfg->handshakes, (unsigned long long)t->msgs,
                cfg->connections, cfg->threads, wall_s, rate, us(hist_percentile(h, 50)),
-               us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-               us(hist_percentile(h, 99.9)), us(h->max), hist_mean(h) / 1000.0,
-               (unsigned long long)t->error_sum, 100.0 * (double)t->cpu_ns / (wall_s * NS_PER_S));
+               us(hist_percentile(h, 90)), us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)),
+               us(h->max), hist_mean(h) / 1000.0, (unsigned long long)t->error_sum,
+               100.0 * (double)t->cpu_ns / (wall_s * NS_PER_S));
         return;
     }
     printf("echo_load %s: connection storm, %llu x (connect%s + upgrade + close), %u at once, "
            "%u threads\n",
-           cfg->url, (unsigned long long)cfg->handshakes, strncmp(cfg->url, "wss", 3) ? "" : " + TLS",
-           cfg->connections, cfg->threads);
+           cfg->url, (unsigned long long)cfg->handshakes,
+           strncmp(cfg->url, "wss", 3) ? "" : " + TLS", cfg->connections, cfg->threads);
     printf("%11s %9s %12s %9s %9s %9s %9s %9s %7s\n", "completed", "wall s", "handshakes/s",
            "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "errors");
-    printf("%11llu %9.2f %12.0f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu\n",
-           (unsigned long long)t->msgs, wall_s, rate, us(hist_percentile(h, 50)),
-           us(hist_percentile(h, 90)), us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)),
-           us(h->max), (unsigned long long)t->error_sum);
+    printf("%11llu %9.2f %12.0f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu\n", (unsigned long long)t->msgs,
+           wall_s, rate, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
+           us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(h->max),
+           (unsigned long long)t->error_sum);
     printf("errors:");
     for (int k = 0; k < ERR_KINDS; k++)
         printf(" %s %llu", err_names[k], (unsigned long long)t->errors[k]);
@@ -1098,8 +1097,7 @@ int main(int argc, char **argv)
                     i);
             return 1;
         }
-        workers[i].hs_left =
-            cfg->handshakes / cfg->threads + (i < cfg->handshakes % cfg->threads);
+        workers[i].hs_left = cfg->handshakes / cfg->threads + (i < cfg->handshakes % cfg->threads);
         base += share;
     }
     pthread_barrier_init(&run->barrier, NULL, cfg->threads + 1);

@@ -1059,8 +1059,7 @@ static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
         conn_read_frames(w, c, now);
         if (c->ssl != NULL)
             now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->ssl != NULL && c->state != CONN_DONE &&
-             (--budget > 0 || tls_has_pending(c->ssl)));
+    } while (c->ssl != NULL && c->state != CONN_DONE && (--budget > 0 || tls_has_pending(c->ssl)));
 }
 
 static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)

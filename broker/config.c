@@ -54,8 +54,8 @@ static const struct option_spec options[] = {
      "listen for wss:// on ADDR:PORT; repeatable (needs --tls-cert and --tls-key)"},
     {"tls-cert", OPT_STRING, FIELD(tls_cert), 0, sizeof(((struct broker_config *)0)->tls_cert),
      "FILE", "PEM certificate chain for wss:// (reloaded on SIGHUP)"},
-    {"tls-key", OPT_STRING, FIELD(tls_key), 0, sizeof(((struct broker_config *)0)->tls_key),
-     "FILE", "PEM private key for wss:// (reloaded on SIGHUP)"},
+    {"tls-key", OPT_STRING, FIELD(tls_key), 0, sizeof(((struct broker_config *)0)->tls_key), "FILE",
+     "PEM private key for wss:// (reloaded on SIGHUP)"},
     {"tls-ca", OPT_STRING, FIELD(tls_ca), 0, sizeof(((struct broker_config *)0)->tls_ca), "FILE",
      "PEM CA certificates that client certificates must chain to"},
     {"tls-verify-client", OPT_FLAG, FIELD(tls_verify_client), 0, 1, NULL,
@@ -481,9 +481,7 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
     for (int i = 1; i < argc; i++) {
         const char *inline_value;
         const struct option_spec *opt = flag_lookup(argv[i], &inline_value);
-        const char *value = inline_value ? inline_value
-                            : opt->kind == OPT_FLAG ? "on"
-                                                    : argv[++i];
+        const char *value = inline_value ? inline_value : opt->kind == OPT_FLAG ? "on" : argv[++i];
         if (opt->kind == OPT_CONFIG)
             continue;
         if ((opt->kind == OPT_LISTEN || opt->kind == OPT_LISTEN_TLS) && !cli_listen) {

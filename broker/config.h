@@ -64,11 +64,11 @@ struct broker_config {
     uint64_t xring_entries;       /* slots in each worker-to-worker ring */
     struct retention_rule retention[CONFIG_MAX_RETENTION_RULES];
     /* wss:// */
-    char tls_cert[256];      /* PEM certificate chain */
-    char tls_key[256];       /* PEM private key */
-    char tls_ca[256];        /* PEM CA certificates for client verification */
-    char tls_ciphers[512];   /* wolfSSL cipher list; empty: wolfSSL's default */
-    bool tls_verify_client;  /* mTLS: require a client certificate from tls_ca */
+    char tls_cert[256];       /* PEM certificate chain */
+    char tls_key[256];        /* PEM private key */
+    char tls_ca[256];         /* PEM CA certificates for client verification */
+    char tls_ciphers[512];    /* wolfSSL cipher list; empty: wolfSSL's default */
+    bool tls_verify_client;   /* mTLS: require a client certificate from tls_ca */
     unsigned tls_min_version; /* 12 or 13 */
     unsigned retention_count; /* the last rule is the default, pattern ">" */
 };

@@ -39,7 +39,7 @@ struct conn {
     int fd;
     enum conn_state state;
     const struct route *route;
-    void *app;       /* the route's per-connection state (a session) */
+    void *app;             /* the route's per-connection state (a session) */
     void *ssl;             /* WOLFSSL * on a wss:// listener, else NULL */
     const uint8_t *tls_in; /* ciphertext being fed to wolfSSL (tls.c) */
     size_t tls_in_len;

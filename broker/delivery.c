@@ -269,8 +269,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
     if (d->waiting.count == 0 && d->gap_from == 0 && d->unacked.count < d->sub->window &&
         !conn_is_slow(d, c)) {
         send_tracked(d, c, frame, seq);
-    } else if (d->gap_from == 0 &&
-               (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
+    } else if (d->gap_from == 0 && (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
         if (ring_push(&d->waiting, (struct pending_msg){outbuf_ref(frame), seq, 0, 0}) != 0) {
             outbuf_release(frame);
             conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");

@@ -115,7 +115,6 @@ int main(int argc, char **argv)
     if (cfg.workers == 0)
         cfg.workers = online_cpus();
 
-
     int *fds = calloc((size_t)cfg.workers * CONFIG_MAX_LISTENERS, sizeof(int));
     struct worker *workers = calloc(cfg.workers, sizeof(*workers));
     if (fds == NULL || workers == NULL) {
@@ -130,8 +129,8 @@ int main(int argc, char **argv)
     if (open_listeners(&cfg, cfg.workers, fds) != 0)
         return 1;
 
-    struct broker broker = {.cfg = &cfg, .workers = workers,
-                            .tls = config_has_tls(&cfg) ? &tls : NULL};
+    struct broker broker = {
+        .cfg = &cfg, .workers = workers, .tls = config_has_tls(&cfg) ? &tls : NULL};
     atomic_init(&broker.connections, 0);
     atomic_init(&broker.topics, 0);
     atomic_init(&broker.stopping, false);

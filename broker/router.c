@@ -25,9 +25,9 @@
 
 /* How many (session, id) pairs a topic remembers for de-duplication, and
  * the buckets of the hash index over them (both powers of two). */
-#define DEDUP_SLOTS 4096
+#define DEDUP_SLOTS   4096
 #define DEDUP_BUCKETS 1024
-#define DEDUP_NONE 0xffff
+#define DEDUP_NONE    0xffff
 
 struct attachment {
     struct subscription *sub;
@@ -51,8 +51,8 @@ struct dedup_slot {
  */
 struct dedup {
     struct dedup_slot slots[DEDUP_SLOTS];
-    uint16_t chain[DEDUP_SLOTS];     /* next slot in the same bucket */
-    uint16_t bucket[DEDUP_BUCKETS];  /* first slot of each bucket */
+    uint16_t chain[DEDUP_SLOTS];    /* next slot in the same bucket */
+    uint16_t bucket[DEDUP_BUCKETS]; /* first slot of each bucket */
     unsigned next, used;
 };
 

@@ -68,10 +68,10 @@ struct worker {
     int start_status;
 
     struct router router;
-    uint64_t session_serial; /* last session serial handed out */
+    uint64_t session_serial;  /* last session serial handed out */
     uint8_t tls_plain[16384]; /* decrypted bytes, lent to conn_on_plaintext() */
     uint64_t tls_failures, tls_failure_logged_ms;
-    atomic_bool idle;        /* about to sleep in io_uring: peers must poke wake_fd */
+    atomic_bool idle; /* about to sleep in io_uring: peers must poke wake_fd */
 
     uint64_t now_ms;
     bool stopping;
