@@ -43,6 +43,7 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr_storage
     if (peer)
         c->peer = *peer;
     send_queue_init(&c->sendq);
+    send_queue_init(&c->tls_plain);
     ws_message_init(&c->msg_state);
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = w->now_ms;
     c->next = w->conns;
@@ -65,6 +66,7 @@ void conn_free(struct conn *c)
     w->conn_count--;
     /* Only now: the kernel may read queued buffers until the last send completed. */
     send_queue_destroy(&c->sendq);
+    send_queue_destroy(&c->tls_plain);
     tls_conn_free(c);
     free(c->rx);
     free(c->msg);
@@ -108,10 +110,14 @@ static void buffer_trim(uint8_t **buf, size_t *cap, size_t len)
 
 void conn_send(struct conn *c, struct outbuf *b)
 {
-    if (c->ssl && c->state != CONN_DEAD && c->state != CONN_LINGER) {
-        /* TLS copies the frame into records: the shared frame is released. */
-        tls_conn_write(c, b->data, b->len);
-        outbuf_release(b);
+    if (c->ssl && !c->tls_failed && c->state != CONN_DEAD && c->state != CONN_LINGER) {
+        /* Encrypted when the worker flushes, together with what else this
+         * loop iteration sends to c (tls_conn_flush). */
+        if (send_queue_push(&c->tls_plain, b) != 0) {
+            conn_abort(c, "out of memory for the send queue");
+            return;
+        }
+        worker_schedule_io(c->worker, c);
         return;
     }
     conn_queue_bytes(c, b);
@@ -237,6 +243,17 @@ void conn_respond(struct conn *c, int status, const char *content_type, const vo
     conn_send(c, b);
     if (c->state != CONN_DEAD)
         conn_begin_closing(c);
+}
+
+void conn_end_after_flush(struct conn *c, const char *why)
+{
+    if (c->state == CONN_DEAD || c->state == CONN_LINGER)
+        return;
+    log_debug("fd %d: ending connection: %s", c->fd, why);
+    if (c->state != CONN_CLOSING)
+        conn_begin_closing(c);
+    if (c->state == CONN_CLOSING && send_queue_empty(&c->sendq) && !c->send_inflight)
+        conn_enter_linger(c);
 }
 
 void conn_abort(struct conn *c, const char *why)

@@ -43,7 +43,9 @@ struct conn {
     void *ssl;             /* WOLFSSL * on a wss:// listener, else NULL */
     const uint8_t *tls_in; /* ciphertext being fed to wolfSSL (tls.c) */
     size_t tls_in_len;
-    bool app_closed; /* route->on_close has run */
+    bool tls_failed;     /* a fatal TLS error: only its alert is still sent */
+    bool tls_seen_bytes; /* some ciphertext arrived already */
+    bool app_closed;     /* route->on_close has run */
 
     /* io_uring bookkeeping (worker.c) */
     uint32_t inflight;    /* submitted operations not yet completed for good */
@@ -68,6 +70,10 @@ struct conn {
 
     /* send side */
     struct send_queue sendq;
+    /* wss: frames waiting to be encrypted. They are gathered into records of
+     * up to 16 KiB when the worker flushes (tls_conn_flush), so a burst of
+     * small frames costs one record, not one each. */
+    struct send_queue tls_plain;
 
     /* timers, in the worker's monotonic milliseconds */
     uint64_t opened_ms;
@@ -115,6 +121,10 @@ void conn_close(struct conn *c, enum ws_close_code code, const char *reason);
 /* Drops the connection at once: socket shut down and closed, queues freed. */
 void conn_abort(struct conn *c, const char *why);
 
+/* Ends c without a WebSocket close frame: what is already queued (a TLS
+ * alert) is still sent, then FIN, then the usual linger. */
+void conn_end_after_flush(struct conn *c, const char *why);
+
 /* Timers: handshake timeout, keepalive pings, idle timeout, close timeout. */
 void conn_on_tick(struct conn *c, uint64_t now_ms);
 
@@ -127,5 +137,12 @@ struct outbuf *conn_alloc_outbuf(struct conn *c, size_t payload_capacity);
 
 /* Frees the memory of a DEAD connection with nothing in flight. */
 void conn_free(struct conn *c);
+
+/* Bytes waiting to go to the peer: queued frames, and on wss those not yet
+ * encrypted. What the slow-consumer policy measures. */
+static inline uint64_t conn_queued_bytes(const struct conn *c)
+{
+    return c->sendq.bytes + c->tls_plain.bytes;
+}
 
 #endif

@@ -157,7 +157,7 @@ static const struct broker_config *delivery_cfg(const struct delivery *d)
 
 static bool conn_is_slow(const struct delivery *d, const struct conn *c)
 {
-    return c->sendq.bytes > delivery_cfg(d)->slow_consumer_bytes;
+    return conn_queued_bytes(c) > delivery_cfg(d)->slow_consumer_bytes;
 }
 
 static void stall(struct delivery *d)
@@ -337,7 +337,7 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
 void delivery_resume_stalled(struct session *s)
 {
     while (s->stalled && s->conn && s->conn->state == CONN_OPEN &&
-           s->conn->sendq.bytes < s->worker->cfg->slow_consumer_bytes / 2) {
+           conn_queued_bytes(s->conn) < s->worker->cfg->slow_consumer_bytes / 2) {
         struct delivery *d = s->stalled;
         s->stalled = d->next_stalled;
         d->stalled = false;

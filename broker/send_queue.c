@@ -4,6 +4,7 @@
 #include "send_queue.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define SEND_QUEUE_INITIAL 8
 
@@ -64,10 +65,24 @@ unsigned send_queue_fill_iov(const struct send_queue *q, struct iovec *iov, unsi
     return n;
 }
 
+size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < q->count && n < cap; i++) {
+        const struct send_entry *e = &q->entries[(q->head + i) & (q->capacity - 1)];
+        size_t left = e->buf->len - e->offset;
+        size_t take = left < cap - n ? left : cap - n;
+        memcpy(dst + n, e->buf->data + e->offset, take);
+        n += take;
+    }
+    return n;
+}
+
 void send_queue_consume(struct send_queue *q, size_t sent)
 {
     q->bytes -= sent;
-    while (sent > 0 && q->count > 0) {
+    /* Also drops empty entries at the head, so sent == 0 makes progress. */
+    while (q->count > 0) {
         struct send_entry *e = &q->entries[q->head];
         size_t left = e->buf->len - e->offset;
         if (sent < left) {

@@ -38,6 +38,10 @@ int send_queue_push(struct send_queue *q, struct outbuf *buf);
 /* Fills up to max iovecs from the head. Returns how many. */
 unsigned send_queue_fill_iov(const struct send_queue *q, struct iovec *iov, unsigned max);
 
+/* Copies up to cap bytes from the head into dst without consuming them.
+ * Returns how many. */
+size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap);
+
 /* Marks sent bytes as done, releasing fully sent buffers. */
 void send_queue_consume(struct send_queue *q, size_t sent);
 

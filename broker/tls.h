@@ -48,10 +48,11 @@ void tls_conn_free(struct conn *c);
  * conn_on_plaintext(). A fatal TLS error drops the connection. */
 void tls_conn_on_ciphertext(struct conn *c, uint8_t *data, size_t len);
 
-/* Encrypts bytes for the peer; the records land on the send queue. */
-void tls_conn_write(struct conn *c, const uint8_t *data, size_t len);
+/* Encrypts the frames waiting in c->tls_plain, gathered into records of up
+ * to 16 KiB; the records land on the send queue. */
+void tls_conn_flush(struct conn *c);
 
-/* Queues close_notify. */
+/* Encrypts what is still waiting, then queues close_notify. */
 void tls_conn_shutdown(struct conn *c);
 
 #endif

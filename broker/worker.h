@@ -70,6 +70,7 @@ struct worker {
     struct router router;
     uint64_t session_serial;  /* last session serial handed out */
     uint8_t tls_plain[16384]; /* decrypted bytes, lent to conn_on_plaintext() */
+    uint8_t tls_stage[16384]; /* frames gathered into one record (tls_conn_flush) */
     uint64_t tls_failures, tls_failure_logged_ms;
     atomic_bool idle; /* about to sleep in io_uring: peers must poke wake_fd */
 

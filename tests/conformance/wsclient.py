@@ -273,6 +273,9 @@ class TlsSocket:
     def version(self):
         return self.tls.version()
 
+    def cipher(self):
+        return self.tls.cipher()
+
     def selected_alpn_protocol(self):
         return self.tls.selected_alpn_protocol()
 

@@ -325,6 +325,48 @@ class TestNegotiation(TlsBroker, unittest.TestCase):
                         c.expect_message(OP_TEXT, b"alpn")
                         c.close_normal()
 
+    def test_chacha20_preferred_when_wolfssl_has_no_aesni(self):
+        # The broker's default suite order puts ChaCha20-Poly1305 first when
+        # its wolfSSL does AES in software (broker/tls.c, TLS_DEFAULT_CIPHERS),
+        # even though this client lists AES-GCM first.
+        with open("/usr/include/wolfssl/options.h") as f:
+            aesni = "#define WOLFSSL_AESNI" in f.read()
+        for cap in (None, ssl.TLSVersion.TLSv1_2):
+            with self.subTest(max_version=cap):
+                with self.ws_client(self.context(maximum_version=cap)) as c:
+                    name = c.tls.cipher()[0]
+                    if aesni:
+                        self.assertIn("AES", name)
+                    else:
+                        self.assertIn("CHACHA20", name)
+                    c.send_frame(OP_TEXT, b"cipher")
+                    c.expect_message(OP_TEXT, b"cipher")
+                    c.close_normal()
+
+    def test_renegotiation_is_refused_with_an_alert(self):
+        # TLS 1.2 client-initiated renegotiation (s_client's "R" command):
+        # refused with a fatal alert, that connection only.
+        lines_before = len(self.broker.stderr_lines())
+        cmd = ["timeout", "20", "openssl", "s_client", "-connect",
+               f"127.0.0.1:{self.broker.tls_port}", "-tls1_2", "-CAfile", CA.ca]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        try:
+            time.sleep(0.5)                       # handshake done
+            p.stdin.write(b"R\n")
+            p.stdin.flush()
+            time.sleep(1.0)
+            p.stdin.close()
+            out = p.stdout.read().decode("utf-8", "replace")
+        finally:
+            p.wait(timeout=30)
+        self.assertIn("RENEGOTIATING", out, out)
+        self.assertRegex(out, r"alert (unexpected message|handshake failure|no renegotiation)",
+                         "no TLS alert before the close:\n" + out)
+        self.assert_serves("after a renegotiation attempt")
+        new = "".join(self.broker.stderr_lines()[lines_before:])
+        self.assertIn("TLS read failed", new)
+
     def test_no_alpn_offered_still_works(self):
         with self.ws_client() as c:
             self.assertIsNone(c.tls.selected_alpn_protocol())
@@ -487,9 +529,15 @@ class TestBadInput(TlsBroker, unittest.TestCase):
         return how, secs, got
 
     def test_plaintext_http_request(self):
-        self.bad(b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 b"Sec-WebSocket-Version: 13\r\n\r\n", then="stall")
+        # ws:// against the wss:// port: answered in plain HTTP, which that
+        # client can read, naming the mistake.
+        how, secs, got = self.bad(
+            b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n", then="stall")
+        self.assertTrue(got.startswith(b"HTTP/1.1 400 "), got[:60])
+        self.assertIn(b"use wss://", got)
+
 
     def test_random_garbage(self):
         for seed in range(3):
