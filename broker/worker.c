@@ -218,7 +218,7 @@ static void worker_on_accept(struct worker *w, unsigned i, const struct io_uring
     if (!(cqe->flags & IORING_CQE_F_MORE))
         w->accept_armed[i] = false; /* re-armed on the next tick */
     if (cqe->res < 0) {
-        if (cqe->res != -ECANCELED)
+        if (cqe->res != -ECANCELED && !w->stopping)
             log_warn("worker %u: accept failed: %s", w->id, strerror(-cqe->res));
         return;
     }
@@ -300,6 +300,10 @@ static void worker_begin_stop(struct worker *w)
             io_uring_prep_cancel64(sqe, ((uint64_t)i << TAG_BITS) | OP_ACCEPT, 0);
             io_uring_sqe_set_data64(sqe, OP_IGNORE);
         }
+        /* shutdown() stops listening now: a worker with no connections
+         * leaves its loop before the cancel is even submitted, and the
+         * ring's reference would keep the socket taking connections. */
+        shutdown(w->listen_fds[i], SHUT_RDWR);
         close(w->listen_fds[i]);
         w->listen_fds[i] = -1;
     }
@@ -310,6 +314,21 @@ static void worker_begin_stop(struct worker *w)
             conn_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
         else if (c->state != CONN_DEAD && c->deadline_ms > w->drain_deadline_ms)
             c->deadline_ms = w->drain_deadline_ms;
+    }
+}
+
+/* Leaving the loop: the metrics listener (open while draining) must not
+ * take more connections that nobody would accept. shutdown() takes it out
+ * of the SO_REUSEPORT group at once; close() alone would not while the
+ * ring's multishot accept still holds it. */
+static void worker_close_metrics_listener(struct worker *w)
+{
+    for (unsigned i = 0; i < w->listen_count; i++) {
+        if (w->cfg->listeners[i].metrics && w->listen_fds[i] >= 0) {
+            shutdown(w->listen_fds[i], SHUT_RDWR);
+            close(w->listen_fds[i]);
+            w->listen_fds[i] = -1;
+        }
     }
 }
 
@@ -492,6 +511,7 @@ static void *worker_run(void *arg)
         if (w->stopping && w->conns == NULL)
             break;
     }
+    worker_close_metrics_listener(w);
     metric_set(&w->metrics.running, 0);
     if (w->broker->tls)
         tls_thread_cleanup();
