@@ -184,6 +184,7 @@ int main(int argc, char **argv)
      * and the listeners bound and certificates read. */
     bool dropped = started == cfg.workers && start_unprivileged(&cfg);
     if (dropped) {
+        atomic_store(&broker.ready, true); /* before the lines tests and tools wait for */
         log_info("wsbroker %s: %u workers", "0.1.0", cfg.workers);
         for (unsigned l = 0; l < cfg.listener_count; l++) {
             if (cfg.listeners[l].metrics)
@@ -192,8 +193,8 @@ int main(int argc, char **argv)
                 log_info("listening on %s://%s", cfg.listeners[l].tls ? "wss" : "ws",
                          cfg.listeners[l].text);
         }
-        atomic_store(&broker.ready, true);
         int sig = wait_for_stop(&signals, broker.tls);
+        atomic_store(&broker.stopping, true); /* /readyz: 503 from here on */
         log_info("received %s: closing connections (drain timeout %llu ms)", strsignal(sig),
                  (unsigned long long)cfg.drain_timeout_ms);
     }
