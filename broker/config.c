@@ -30,7 +30,9 @@ enum option_kind {
     OPT_LEVEL,
     OPT_RETENTION,
     OPT_CONFIG,
-    OPT_HELP
+    OPT_HELP,
+    OPT_METRICS_LISTEN,
+    OPT_LOG_FORMAT
 };
 
 struct option_spec {
@@ -113,6 +115,16 @@ static const struct option_spec options[] = {
     {"retention", OPT_RETENTION, 0, 0, 0, "'PATTERN [messages=N] [bytes=N] [age=MS]'",
      "retention for matching topics; repeatable, first match wins "
      "(default '> messages=10000 bytes=67108864')"},
+    {"metrics-listen", OPT_METRICS_LISTEN, 0, 0, 0, "ADDR:PORT",
+     "serve /metrics /healthz /readyz only here, plain HTTP (default: on every listener)"},
+    {"log-format", OPT_LOG_FORMAT, FIELD(log_format), 0, 0, "text|json",
+     "log lines as text or as JSON objects, one per line (default text)"},
+    {"stall-timeout", OPT_UINT, FIELD(stall_timeout_ms), 100, 3600000, "MS",
+     "/healthz fails when a worker's loop has not come round for this long (default 5000)"},
+    {"user", OPT_STRING, FIELD(user), 0, sizeof(((struct broker_config *)0)->user), "NAME",
+     "drop to this user after binding listeners and reading certificates"},
+    {"group", OPT_STRING, FIELD(group), 0, sizeof(((struct broker_config *)0)->group), "NAME",
+     "with --user: drop to this group (default: the user's primary group)"},
     {"help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit"},
 };
 
@@ -147,6 +159,8 @@ void config_init_defaults(struct broker_config *cfg)
     cfg->xring_entries = 4096;
     cfg->retention_count = 0;
     cfg->tls_min_version = 12;
+    cfg->log_format = LOG_FORMAT_TEXT;
+    cfg->stall_timeout_ms = 5000;
 }
 
 bool config_has_tls(const struct broker_config *cfg)
@@ -384,10 +398,40 @@ static int option_apply(struct broker_config *cfg, const struct option_spec *opt
         cfg->retention_count++;
         return 0;
     }
+    case OPT_METRICS_LISTEN: {
+        char why[160];
+        if (config_parse_listen(value, &cfg->metrics_listen, why, sizeof(why))) {
+            snprintf(err, err_len, "%s: invalid value '%s': %s", where, value, why);
+            return -1;
+        }
+        cfg->metrics_listen.metrics = true;
+        return 0;
+    }
+    case OPT_LOG_FORMAT:
+        if (log_format_parse(value, (enum log_format *)field) != 0) {
+            snprintf(err, err_len, "%s: invalid value '%s' (expected text or json)", where, value);
+            return -1;
+        }
+        return 0;
     case OPT_CONFIG:
     case OPT_HELP:
         break;
     }
+    return 0;
+}
+
+/* The metrics listener joins the listeners every worker accepts on, last,
+ * marked so that only probes and /metrics are served there. */
+static int config_add_metrics_listener(struct broker_config *cfg, char *err, size_t err_len)
+{
+    if (cfg->metrics_listen.addr_len == 0)
+        return 0;
+    if (cfg->listener_count == CONFIG_MAX_LISTENERS) {
+        snprintf(err, err_len, "--metrics-listen: too many listeners (at most %d in all)",
+                 CONFIG_MAX_LISTENERS);
+        return -1;
+    }
+    cfg->listeners[cfg->listener_count++] = cfg->metrics_listen;
     return 0;
 }
 
@@ -499,6 +543,12 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
             return CONFIG_ERROR;
         }
         cfg->listener_count = 1;
+    }
+    if (config_add_metrics_listener(cfg, err, err_len) != 0)
+        return CONFIG_ERROR;
+    if (cfg->group[0] != '\0' && cfg->user[0] == '\0') {
+        snprintf(err, err_len, "--group: needs --user");
+        return CONFIG_ERROR;
     }
     if (config_has_tls(cfg) && (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')) {
         snprintf(err, err_len, "--listen-tls: needs --tls-cert and --tls-key");

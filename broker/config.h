@@ -29,6 +29,7 @@ struct retention_rule {
 struct listen_addr {
     char text[80]; /* as given, normalised for logs: 127.0.0.1:8080, [::1]:8080 */
     bool tls;      /* wss:// */
+    bool metrics;  /* the metrics-listen address: plain HTTP probes and /metrics only */
     struct sockaddr_storage addr;
     socklen_t addr_len;
 };
@@ -71,6 +72,12 @@ struct broker_config {
     bool tls_verify_client;   /* mTLS: require a client certificate from tls_ca */
     unsigned tls_min_version; /* 12 or 13 */
     unsigned retention_count; /* the last rule is the default, pattern ">" */
+    /* operations: metrics, probes, logs, privileges (docs/deploy.md) */
+    struct listen_addr metrics_listen; /* addr_len 0: none (ops endpoints on every listener) */
+    enum log_format log_format;
+    uint64_t stall_timeout_ms; /* /healthz: a worker loop silent this long is stalled */
+    char user[64];             /* drop to this user after binding (empty: stay) */
+    char group[64];            /* and this group (empty: the user's) */
 };
 
 enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };

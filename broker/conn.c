@@ -110,6 +110,8 @@ static void buffer_trim(uint8_t **buf, size_t *cap, size_t len)
 
 void conn_send(struct conn *c, struct outbuf *b)
 {
+    if (c->state == CONN_OPEN)
+        metrics_count_frame_out(&c->worker->metrics, b->data);
     if (c->ssl && !c->tls_failed && c->state != CONN_DEAD && c->state != CONN_LINGER) {
         /* Encrypted when the worker flushes, together with what else this
          * loop iteration sends to c (tls_conn_flush). */
@@ -207,6 +209,7 @@ void conn_refuse(struct conn *c, int status, const char *reason)
     if (c->state != CONN_HANDSHAKE)
         return;
     log_debug("fd %d: refusing upgrade: %d %s", c->fd, status, reason);
+    metrics_count_refusal(&c->worker->metrics, status);
     struct outbuf *b = conn_alloc_outbuf(c, 512);
     if (b == NULL) {
         conn_abort(c, "out of memory");
@@ -225,6 +228,7 @@ void conn_respond(struct conn *c, int status, const char *content_type, const vo
     if (c->state != CONN_HANDSHAKE)
         return;
     static const char extra[] = "Cache-Control: no-store\r\n";
+    metric_add(&c->worker->metrics.http_requests, 1);
     struct outbuf *b = conn_alloc_outbuf(c, 512 + len); /* 512: room for the head */
     if (b == NULL) {
         conn_abort(c, "out of memory");
@@ -276,6 +280,7 @@ void conn_abort(struct conn *c, const char *why)
 
 static void conn_deliver(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
 {
+    metric_add(&c->worker->metrics.messages_in, 1);
     c->route->on_message(c, opcode, payload, len);
 }
 
@@ -436,10 +441,10 @@ static void conn_on_handshake_bytes(struct conn *c)
     }
     if (!req.upgrade) {
         /* Plain HTTP: served even at the connection limit, so probes work. */
-        const struct http_route *http = http_route_find(cfg, req.path);
+        const struct http_route *http = http_route_find(cfg, c->listener, req.path);
         if (http != NULL)
             http->serve(c, &req);
-        else if (route_find(cfg, req.path) != NULL)
+        else if (http_route_serves_websocket(c->listener) && route_find(cfg, req.path) != NULL)
             conn_refuse(c, 426, "this is a WebSocket endpoint: send an upgrade request");
         else
             conn_refuse(c, 404, "nothing at this path");
@@ -450,7 +455,8 @@ static void conn_on_handshake_bytes(struct conn *c)
         conn_refuse(c, 503, "connection limit reached");
         return;
     }
-    const struct route *route = route_find(cfg, req.path);
+    const struct route *route =
+        http_route_serves_websocket(c->listener) ? route_find(cfg, req.path) : NULL;
     if (route == NULL) {
         conn_refuse(c, 404, "no WebSocket endpoint at this path");
         return;
@@ -569,8 +575,10 @@ void conn_on_tick(struct conn *c, uint64_t now_ms)
     const struct broker_config *cfg = c->worker->cfg;
     switch (c->state) {
     case CONN_HANDSHAKE:
-        if (now_ms - c->opened_ms >= cfg->handshake_timeout_ms)
+        if (now_ms - c->opened_ms >= cfg->handshake_timeout_ms) {
+            metric_add(&c->worker->metrics.refused[REFUSED_HANDSHAKE_TIMEOUT], 1);
             conn_abort(c, "handshake timeout");
+        }
         return;
     case CONN_OPEN:
         if (now_ms - c->last_rx_ms >= cfg->idle_timeout_ms) {

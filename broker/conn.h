@@ -84,6 +84,7 @@ struct conn {
     /* the worker's list of live connections */
     struct conn *prev, *next;
     struct sockaddr_storage peer;
+    const struct listen_addr *listener; /* accepted on (config-owned); NULL in unit tests */
 };
 
 /* A new connection on fd, in HANDSHAKE. NULL when out of memory. */

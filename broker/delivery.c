@@ -204,6 +204,7 @@ static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *fram
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }
+    metric_add(&c->worker->metrics.deliveries, 1);
     conn_send(c, outbuf_ref(frame));
 }
 
@@ -229,18 +230,22 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
     case WSB_POLICY_DISCONNECT:
         log_debug("session %016llx: slow consumer on %s, disconnecting",
                   (unsigned long long)d->sub->session->id, d->lt->key->name);
+        metric_add(&c->worker->metrics.slow_disconnects, 1);
         conn_close(c, WS_CLOSE_POLICY_VIOLATION, "slow consumer");
         return;
     case WSB_POLICY_DROP:
+        metric_add(&c->worker->metrics.drops[DROP_SLOW_CONSUMER], 1);
         note_gap(d, seq);
         break;
     case WSB_POLICY_CONFLATE:
         if (d->sub->ack == WSB_ACK_MANUAL) {
+            metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->waiting.count);
             while (d->waiting.count > 0) /* only the newest waits */
                 ring_pop(&d->waiting);
             if (ring_push(&d->waiting, (struct pending_msg){outbuf_ref(frame), seq, 0, 0}) != 0)
                 outbuf_release(frame);
         } else {
+            metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->conflated != NULL);
             if (d->conflated)
                 outbuf_release(d->conflated);
             d->conflated = outbuf_ref(frame);
@@ -260,9 +265,10 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
      * what the subscriber asked for: the slow-consumer policy is for live
      * traffic only. */
     if (d->sub->ack == WSB_ACK_NONE) {
-        if (backfill || (!d->stalled && !conn_is_slow(d, c)))
+        if (backfill || (!d->stalled && !conn_is_slow(d, c))) {
+            metric_add(&c->worker->metrics.deliveries, 1);
             conn_send(c, outbuf_ref(frame));
-        else
+        } else
             hold_back(d, c, frame, seq);
         return;
     }
@@ -326,6 +332,7 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
             return;
         }
         outbuf_seal_frame(b, n, WS_OP_BINARY);
+        metric_add(&c->worker->metrics.retransmits, 1);
         conn_send(c, b);
         m->attempts++;
         m->due_ms = now_ms + backoff_ms(d, m->attempts);
@@ -352,6 +359,7 @@ void delivery_resume_stalled(struct session *s)
         }
         announce_gap(d);
         if (d->conflated) {
+            metric_add(&s->worker->metrics.deliveries, 1);
             conn_send(s->conn, d->conflated);
             d->conflated = NULL;
         }

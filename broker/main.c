@@ -16,6 +16,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "privileges.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -80,6 +81,25 @@ static int wait_for_stop(const sigset_t *signals, struct tls_server *tls)
     }
 }
 
+/* Drops root when `user` is set (warns when running as root without it).
+ * False when the drop failed: the broker must not serve as root by mistake. */
+static bool start_unprivileged(const struct broker_config *cfg)
+{
+    if (cfg->user[0] == '\0') {
+        if (geteuid() == 0)
+            log_warn("running as root: set 'user' to drop privileges after binding "
+                     "(docs/deploy.md)");
+        return true;
+    }
+    char err[256];
+    if (privileges_drop(cfg->user, cfg->group, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return false;
+    }
+    log_info("running as user %s", cfg->user);
+    return true;
+}
+
 static unsigned online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -112,6 +132,7 @@ int main(int argc, char **argv)
         break;
     }
     log_set_level(cfg.log_level);
+    log_set_format(cfg.log_format);
     if (cfg.workers == 0)
         cfg.workers = online_cpus();
 
@@ -134,6 +155,7 @@ int main(int argc, char **argv)
     atomic_init(&broker.connections, 0);
     atomic_init(&broker.topics, 0);
     atomic_init(&broker.stopping, false);
+    atomic_init(&broker.ready, false);
     if (mailboxes_init(&broker.mailboxes, cfg.workers, (unsigned)cfg.xring_entries) != 0) {
         log_error("out of memory for the worker rings");
         return 1;
@@ -158,16 +180,25 @@ int main(int argc, char **argv)
         }
         started++;
     }
-    if (started == cfg.workers) {
+    /* After the rings are set up (their memory is locked under our limits)
+     * and the listeners bound and certificates read. */
+    bool dropped = started == cfg.workers && start_unprivileged(&cfg);
+    if (dropped) {
+        atomic_store(&broker.ready, true); /* before the lines tests and tools wait for */
         log_info("wsbroker %s: %u workers", "0.1.0", cfg.workers);
-        for (unsigned l = 0; l < cfg.listener_count; l++)
-            log_info("listening on %s://%s", cfg.listeners[l].tls ? "wss" : "ws",
-                     cfg.listeners[l].text);
+        for (unsigned l = 0; l < cfg.listener_count; l++) {
+            if (cfg.listeners[l].metrics)
+                log_info("metrics on http://%s (/metrics /healthz /readyz)", cfg.listeners[l].text);
+            else
+                log_info("listening on %s://%s", cfg.listeners[l].tls ? "wss" : "ws",
+                         cfg.listeners[l].text);
+        }
         int sig = wait_for_stop(&signals, broker.tls);
+        atomic_store(&broker.stopping, true); /* /readyz: 503 from here on */
         log_info("received %s: closing connections (drain timeout %llu ms)", strsignal(sig),
                  (unsigned long long)cfg.drain_timeout_ms);
-        atomic_store(&broker.stopping, true);
     }
+    atomic_store(&broker.stopping, true);
     for (unsigned w = 0; w < started; w++)
         worker_wake(&workers[w]);
     for (unsigned w = 0; w < started; w++)
@@ -181,7 +212,7 @@ int main(int argc, char **argv)
         tls_server_destroy(broker.tls);
     free(workers);
     free(fds);
-    if (started != cfg.workers)
+    if (!dropped)
         return 1;
     log_info("stopped");
     return 0;

@@ -445,6 +445,7 @@ static void owner_on_publish(struct router *r, struct xmsg *m)
     }
     uint64_t seq = ++t->head;
     wsb_msg_stamp(envelope, &m->tmpl, seq, realtime_ns());
+    metric_add(&r->worker->metrics.published, 1);
     if (m->flags & XMSG_HAS_ID)
         dedup_record(t, m->u2, m->id, seq);
     fan_out(r, t, m->frame, seq);

@@ -106,6 +106,7 @@ static struct ws_str topic_str(const struct topic *t)
 void session_send_gap(struct session *s, const struct topic *t, uint64_t from, uint64_t to)
 {
     SEND_ENVELOPE(s, t->name_len, wsb_encode_gap, topic_str(t), from, to);
+    metric_add(&s->worker->metrics.gap_notices, s->conn != NULL);
 }
 
 /* Repeated abuse closes the connection (docs/protocol.md section 5). */

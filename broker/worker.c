@@ -53,11 +53,16 @@ static uint64_t op_data(const void *ptr, enum op_tag tag)
     return (uint64_t)(uintptr_t)ptr | tag;
 }
 
-static uint64_t monotonic_ms(void)
+static uint64_t monotonic_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    return monotonic_ns() / 1000000u;
 }
 
 /* An SQE, submitting what is queued first if the submission ring is full. */
@@ -191,6 +196,7 @@ void worker_schedule_io(struct worker *w, struct conn *c)
 
 void worker_conn_closed(struct worker *w, struct conn *c)
 {
+    metric_add(&w->metrics.closed, 1);
     atomic_fetch_sub_explicit(&w->broker->connections, 1, memory_order_relaxed);
     worker_schedule_io(w, c); /* frees it once nothing is in flight */
 }
@@ -215,16 +221,17 @@ static void worker_on_accept(struct worker *w, unsigned i, const struct io_uring
     if (!(cqe->flags & IORING_CQE_F_MORE))
         w->accept_armed[i] = false; /* re-armed on the next tick */
     if (cqe->res < 0) {
-        if (cqe->res != -ECANCELED)
+        if (cqe->res != -ECANCELED && !w->stopping)
             log_warn("worker %u: accept failed: %s", w->id, strerror(-cqe->res));
         return;
     }
     int fd = cqe->res;
-    if (w->stopping) {
+    if (w->stopping && !w->cfg->listeners[i].metrics) {
         close(fd);
         return;
     }
     atomic_fetch_add_explicit(&w->broker->connections, 1, memory_order_relaxed);
+    metric_add(&w->metrics.accepted, 1);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = conn_create(w, fd, NULL);
@@ -232,8 +239,10 @@ static void worker_on_accept(struct worker *w, unsigned i, const struct io_uring
         log_warn("worker %u: out of memory accepting a connection", w->id);
         close(fd);
         atomic_fetch_sub_explicit(&w->broker->connections, 1, memory_order_relaxed);
+        metric_add(&w->metrics.closed, 1);
         return;
     }
+    c->listener = &w->cfg->listeners[i];
     if (w->cfg->listeners[i].tls && tls_conn_start(w->broker->tls, c) != 0) {
         log_warn("worker %u: out of memory starting TLS", w->id);
         conn_abort(c, NULL);
@@ -251,6 +260,7 @@ static void worker_on_recv(struct worker *w, struct conn *c, const struct io_uri
     }
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        metric_add(&w->metrics.bytes_in, cqe->res > 0 ? (uint64_t)cqe->res : 0);
         if (cqe->res > 0 && c->state != CONN_DEAD)
             conn_on_bytes(c, w->buf_base + bid * w->buf_size, (size_t)cqe->res);
         worker_return_buffer(w, bid);
@@ -277,6 +287,7 @@ static void worker_on_send(struct worker *w, struct conn *c, const struct io_uri
         conn_abort(c, strerror(-cqe->res));
         return;
     }
+    metric_add(&w->metrics.bytes_out, (uint64_t)cqe->res);
     conn_on_sent(c, (size_t)cqe->res);
 }
 
@@ -285,11 +296,17 @@ static void worker_begin_stop(struct worker *w)
     w->stopping = true;
     w->drain_deadline_ms = w->now_ms + w->cfg->drain_timeout_ms;
     for (unsigned i = 0; i < w->listen_count; i++) {
+        if (w->cfg->listeners[i].metrics)
+            continue; /* /readyz answers 503 there while draining */
         if (w->accept_armed[i]) {
             struct io_uring_sqe *sqe = worker_sqe(w);
             io_uring_prep_cancel64(sqe, ((uint64_t)i << TAG_BITS) | OP_ACCEPT, 0);
             io_uring_sqe_set_data64(sqe, OP_IGNORE);
         }
+        /* shutdown() stops listening now: a worker with no connections
+         * leaves its loop before the cancel is even submitted, and the
+         * ring's reference would keep the socket taking connections. */
+        shutdown(w->listen_fds[i], SHUT_RDWR);
         close(w->listen_fds[i]);
         w->listen_fds[i] = -1;
     }
@@ -303,21 +320,41 @@ static void worker_begin_stop(struct worker *w)
     }
 }
 
+/* Leaving the loop: the metrics listener (open while draining) must not
+ * take more connections that nobody would accept. shutdown() takes it out
+ * of the SO_REUSEPORT group at once; close() alone would not while the
+ * ring's multishot accept still holds it. */
+static void worker_close_metrics_listener(struct worker *w)
+{
+    for (unsigned i = 0; i < w->listen_count; i++) {
+        if (w->cfg->listeners[i].metrics && w->listen_fds[i] >= 0) {
+            shutdown(w->listen_fds[i], SHUT_RDWR);
+            close(w->listen_fds[i]);
+            w->listen_fds[i] = -1;
+        }
+    }
+}
+
 static void worker_on_tick(struct worker *w)
 {
-    for (struct conn *c = w->conns; c; c = c->next)
+    uint64_t queued_sum = 0, queued_max = 0;
+    for (struct conn *c = w->conns; c; c = c->next) {
+        queued_sum += conn_queued_bytes(c);
+        queued_max = conn_queued_bytes(c) > queued_max ? conn_queued_bytes(c) : queued_max;
         conn_on_tick(c, w->now_ms);
+    }
+    metric_set(&w->metrics.sendq_bytes_sum, queued_sum);
+    metric_set(&w->metrics.sendq_bytes_max, queued_max);
     router_on_tick(&w->router, w->now_ms);
     if (w->stopping) {
         if (w->now_ms >= w->drain_deadline_ms) {
             for (struct conn *c = w->conns; c; c = c->next)
                 conn_abort(c, "drain timeout");
         }
-    } else {
-        for (unsigned i = 0; i < w->listen_count; i++) {
-            if (!w->accept_armed[i])
-                worker_arm_accept(w, i);
-        }
+    }
+    for (unsigned i = 0; i < w->listen_count; i++) {
+        if (!w->accept_armed[i] && w->listen_fds[i] >= 0)
+            worker_arm_accept(w, i);
     }
     worker_arm_tick(w);
 }
@@ -429,11 +466,15 @@ static void *worker_run(void *arg)
     worker_report_start(w, rc);
     if (rc != 0)
         return NULL;
+    log_set_thread_worker((int)w->id);
     w->now_ms = monotonic_ms();
     for (unsigned i = 0; i < w->listen_count; i++)
         worker_arm_accept(w, i);
     worker_arm_tick(w);
     worker_arm_wake(w);
+    metric_set(&w->metrics.heartbeat_ms, w->now_ms);
+    metric_set(&w->metrics.running, 1);
+    uint64_t wait_from = monotonic_ns();
     for (;;) {
         /* Sleep only when no peer has left us messages (see mailbox.h). */
         atomic_store(&w->idle, true);
@@ -451,7 +492,8 @@ static void *worker_run(void *arg)
             kill(getpid(), SIGTERM); /* wakes main's sigwait */
             break;
         }
-        w->now_ms = monotonic_ms();
+        uint64_t woke = monotonic_ns();
+        w->now_ms = woke / 1000000u;
         struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&w->ring, head, cqe)
@@ -464,9 +506,16 @@ static void *worker_run(void *arg)
         router_poll(&w->router);
         router_flush(&w->router);
         worker_flush(w);
+        /* Busy: handling this batch. Waiting: inside io_uring_enter, which
+         * also submits (and may perform) the previous batch's sends. */
+        uint64_t done = monotonic_ns();
+        metrics_count_loop(&w->metrics, done - woke, woke - wait_from, w->now_ms);
+        wait_from = done;
         if (w->stopping && w->conns == NULL)
             break;
     }
+    worker_close_metrics_listener(w);
+    metric_set(&w->metrics.running, 0);
     if (w->broker->tls)
         tls_thread_cleanup();
     return NULL;

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "metrics.h"
 #include "outbuf.h"
 #include "router.h"
 #include "tls.h"
@@ -28,6 +29,7 @@ struct broker {
     atomic_uint_fast64_t connections; /* open sockets over all workers */
     atomic_uint_fast64_t topics;      /* topics over all workers */
     atomic_bool stopping;
+    atomic_bool ready; /* every worker started and listening (main sets it) */
     struct worker *workers;
     struct mailboxes mailboxes;
     struct tls_server *tls; /* NULL without wss:// listeners */
@@ -77,6 +79,11 @@ struct worker {
     uint64_t now_ms;
     bool stopping;
     uint64_t drain_deadline_ms;
+
+    /* Written only by this worker, read by /metrics on any worker (metrics.h).
+     * The padding keeps them off the cache line of `idle`, which peers write. */
+    char metrics_pad[64];
+    struct worker_metrics metrics;
 };
 
 /* Prepares a worker around listening sockets main has bound. The ring and
