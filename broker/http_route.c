@@ -5,6 +5,7 @@
 #include "http_route.h"
 
 #include "conn.h"
+#include "static_files.h"
 
 /* Liveness: the worker that owns this connection is running its loop. */
 static void serve_healthz(struct conn *c, const struct ws_handshake_request *req)
@@ -16,6 +17,9 @@ static void serve_healthz(struct conn *c, const struct ws_handshake_request *req
 
 static const struct http_route routes[] = {
     {"/healthz", serve_healthz},
+    {"/wsbroker.js", static_file_serve},
+    {"/demo", static_file_serve},
+    {"/demo.js", static_file_serve},
 };
 
 const struct http_route *http_route_find(const struct broker_config *cfg, struct ws_str path)
