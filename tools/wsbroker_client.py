@@ -373,7 +373,7 @@ class Client:
             for topic, last in sub.last.items():
                 self._seen_floor[topic] = min(last, self._seen_floor.get(topic, last))
         try:
-            for sub in self._subs.values():
+            for sub in list(self._subs.values()):   # subscribe() may add one meanwhile
                 sub.resume_from = sub.resume_point()
                 await self._ws.send(pack(sub.envelope()))
             for rid in sorted(self._pending):
@@ -429,6 +429,11 @@ class Client:
             for t in late:
                 t.cancel()
 
+    @property
+    def connected(self):
+        """True while a connection is up (False while reconnecting)."""
+        return self._connected.is_set()
+
     def drop_connection(self):
         """Abort the TCP connection, as a network failure would (for tests)."""
         if self._ws is not None:
@@ -483,9 +488,13 @@ class Client:
             raise BrokerError(13, f"already subscribed to {topic!r} on this client", "sub")
         sub = Subscription(self, self._new_id(), topic, handler, from_seq, ack, window,
                            snapshot, policy)
+        if self._closing:
+            raise ConnectionLost("client is closed")
         self._subs[topic] = sub
         try:
-            await self._send(sub.envelope())
+            if self._connected.is_set():
+                await self._send(sub.envelope())
+            # else: the reconnect in progress sends it with the others
             # shield: a timeout must not cancel ready, a reconnect still uses it
             await asyncio.wait_for(asyncio.shield(sub.ready), self.request_timeout)
         except BaseException:

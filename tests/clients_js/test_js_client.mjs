@@ -208,3 +208,32 @@ test('manual ack across a reconnect: what was not acked comes again', async () =
   assert.deepEqual(fresh, [1, 2, 3, 4, 5, 6]);
   assert.ok(got.filter((m) => m.re).every((m) => m.seq > 3), 'an acked message came again');
 });
+
+test('subscribe and publish while the connection is being restored', async () => {
+  const topic = freshTopic('during-reconnect');
+  const c = await open('js-during');
+  const errors = [];
+  c.on('error', (e) => errors.push(e));
+  const got = [];
+  const reconnecting = new Promise((resolve) => {
+    const off = c.on('state', (s) => {
+      if (s.state === 'reconnecting') {
+        off();
+        resolve();
+      }
+    });
+  });
+  c.dropConnection();
+  await reconnecting; // the old socket is gone, the new one not yet open
+  assert.equal(c.state, 'reconnecting');
+  const sub = c.subscribe(topic, (m) => got.push(m.seq));
+  const seq = c.publish(topic, 'x', { confirm: true });
+  await sub;
+  assert.equal(await seq, 1);
+  await c.publish(topic, 'y', { confirm: true });
+  await until(() => got.length >= 1, WAIT_MS, 'a message');
+  await c.ping();
+  assert.ok(got.every((s) => s === 1 || s === 2) && new Set(got).size === got.length, `got ${got}`);
+  assert.deepEqual(errors.map((e) => e.message), []);
+  assert.equal(c.reconnects, 1);
+});

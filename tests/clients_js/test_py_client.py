@@ -8,6 +8,8 @@ an iterator subscription's resume; this file adds:
     seq once, in order, exact topic and pattern;
   * manual ack across a forced disconnect: what was delivered and not acked
     comes again (redelivered=True), what was acked does not (at-least-once);
+  * subscribe and publish while a reconnect is in progress: taken once, no
+    `already_subscribed` error;
   * clear failures: an unreachable broker, a non-ws URL, a bad topic.
 
     /usr/bin/python3 tests/clients_js/test_py_client.py --broker build/release/broker/wsbroker
@@ -117,6 +119,27 @@ class TestPythonClient(unittest.IsolatedAsyncioTestCase):
         again = sorted({m.seq for m in got if m.redelivered})
         self.assertTrue(all(s > 3 for s in again), f"acked messages came again: {again}")
         await c.ack(t, 6)
+
+    async def test_subscribe_and_publish_while_reconnecting(self):
+        t = self.topic("during-reconnect")
+        c = await self.client("py-during")
+        got = []
+        c.drop_connection()
+        # The reconnect takes a loopback round trip: watch every loop turn.
+        deadline = asyncio.get_running_loop().time() + WAIT_S
+        while c.connected and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0)
+        self.assertFalse(c.connected, "the drop was not noticed")
+        sub = asyncio.ensure_future(c.subscribe(t, lambda m: got.append(m.seq)))
+        seq = asyncio.ensure_future(c.publish(t, "x", confirm=True))
+        await asyncio.wait_for(sub, WAIT_S)
+        self.assertEqual(await asyncio.wait_for(seq, WAIT_S), 1)
+        await c.publish(t, "y", confirm=True)
+        await until(lambda: 2 in got, "seq 2")
+        await c.ping()
+        self.assertEqual(c.errors, [])
+        self.assertEqual(c.reconnects, 1)
+        self.assertEqual(len(got), len(set(got)), f"duplicates: {got}")
 
     async def test_unreachable_broker_fails_at_connect(self):
         with self.assertRaises(OSError):

@@ -504,9 +504,11 @@ export class Client {
     if (typeof handler !== 'function') throw new TypeError('wsbroker: subscribe needs a handler function');
     if (this.subs.has(topic)) throw new BrokerError(13, `already subscribed to ${topic} on this client`, 'sub');
     const sub = new Subscription(this, this.newId(), topic, handler, opts);
+    if (this.closing) throw new ConnectionLost('client is closed');
     this.subs.set(topic, sub);
+    // While reconnecting, restore() sends it with the others.
+    if (this.ws && this.state === 'open') this.sendNow(sub.envelope());
     try {
-      await this.send(sub.envelope());
       await withTimeout(sub.ready.promise, this.opts.requestTimeoutMs, `subscribed ${topic}`);
     } catch (e) {
       if (this.subs.get(topic) === sub) this.subs.delete(topic);
@@ -521,6 +523,7 @@ export class Client {
     const sub = this.subs.get(topic);
     this.subs.delete(topic);
     if (sub) sub.closed = true;
+    if (!this.ws || this.state !== 'open') return; // the next connection never has it
     // `unsub` has no success reply: a pong after it means no error came.
     const id = this.newId();
     const d = deferred();

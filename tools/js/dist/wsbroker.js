@@ -1861,9 +1861,10 @@ var Client = class {
     if (typeof handler !== "function") throw new TypeError("wsbroker: subscribe needs a handler function");
     if (this.subs.has(topic)) throw new BrokerError(13, `already subscribed to ${topic} on this client`, "sub");
     const sub = new Subscription(this, this.newId(), topic, handler, opts);
+    if (this.closing) throw new ConnectionLost("client is closed");
     this.subs.set(topic, sub);
+    if (this.ws && this.state === "open") this.sendNow(sub.envelope());
     try {
-      await this.send(sub.envelope());
       await withTimeout(sub.ready.promise, this.opts.requestTimeoutMs, `subscribed ${topic}`);
     } catch (e) {
       if (this.subs.get(topic) === sub) this.subs.delete(topic);
@@ -1877,6 +1878,7 @@ var Client = class {
     const sub = this.subs.get(topic);
     this.subs.delete(topic);
     if (sub) sub.closed = true;
+    if (!this.ws || this.state !== "open") return;
     const id = this.newId();
     const d = deferred();
     this.pending.set(id, { env: null, d, timer: null });
