@@ -10,6 +10,7 @@ an iterator subscription's resume; this file adds:
     comes again (redelivered=True), what was acked does not (at-least-once);
   * subscribe and publish while a reconnect is in progress: taken once, no
     `already_subscribed` error;
+  * the md_subscriber example's --quotes output for md-feed quotes;
   * clear failures: an unreachable broker, a non-ws URL, a bad topic.
 
     /usr/bin/python3 tests/clients_js/test_py_client.py --broker build/release/broker/wsbroker
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -140,6 +142,36 @@ class TestPythonClient(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(c.errors, [])
         self.assertEqual(c.reconnects, 1)
         self.assertEqual(len(got), len(set(got)), f"duplicates: {got}")
+
+    async def test_md_subscriber_example_prints_quotes(self):
+        example = os.path.join(HERE, "..", "..", "tools", "examples", "md_subscriber.py")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, example, "--url", self.broker.url_for("/v1"), "--pattern",
+            "md.PYQ.>", "--quotes", "--count", "4", "--duration", "20",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            first = await asyncio.wait_for(proc.stdout.readline(), WAIT_S)
+            self.assertEqual(first.decode().strip(), "subscribed to md.PYQ.>")
+            pub = await self.client("py-quotes-pub")
+            for i in range(3):
+                await pub.publish("md.PYQ.AAPL", {
+                    "sym": "AAPL", "bid": 189.1 + i, "ask": 189.12 + i, "last": 189.11 + i,
+                    "bsz": 100, "asz": 200, "lsz": 300, "t": time.time_ns() // 1000}, confirm=True)
+            await pub.publish("md.PYQ.other", {"not": "a quote"}, confirm=True)
+            out, err = await asyncio.wait_for(proc.communicate(), WAIT_S)
+        finally:
+            if proc.returncode is None:
+                proc.kill()                        # the process we started
+                await proc.wait()
+        self.assertEqual(proc.returncode, 0, err.decode())
+        lines = out.decode().splitlines()
+        quotes = sorted(x for x in lines if x.startswith("AAPL "))
+        self.assertEqual(len(quotes), 3, lines)
+        for i, line in enumerate(quotes):
+            self.assertRegex(line, rf"^AAPL #{i + 1} bid {189.1 + i:.2f} x 100 ask "
+                                   rf"{189.12 + i:.2f} x 200 last {189.11 + i:.2f} x 300 "
+                                   r"latency -?\d+\.\d ms$")
+        self.assertIn("md.PYQ.other 1 {'not': 'a quote'}", lines)
 
     async def test_unreachable_broker_fails_at_connect(self):
         with self.assertRaises(OSError):
