@@ -66,7 +66,10 @@ Delivery, reconnect and de-duplication
   Each Subscription remembers, per topic, the last seq it handed over and
   drops anything at or below it, so duplicates by (topic, seq) never reach
   you. Retransmissions (`re: true`, manual ack) are the exception: they are
-  handed over again, with redelivered=True, until acked.
+  handed over again, with redelivered=True, until acked. A manual-ack
+  subscription is at-least-once across reconnects too: an exact topic
+  resumes from the last seq acked (not the last seen), so what was delivered
+  and not acked comes again, redelivered=True.
   When the connection drops (anything but close() by us) the client
   reconnects with exponential backoff (0.1 s doubling to 5 s, max_retries
   tries), sends `hello` with the same session, and subscribes everything
@@ -152,6 +155,7 @@ class Subscription:
         self.pattern = is_pattern(topic)
         self.heads, self.oldests = {}, {}
         self.last = {}            # topic -> last seq handed over (dedup and resume)
+        self.start = {}           # topic -> seq before the first one this subscription wants
         self.ready = asyncio.get_running_loop().create_future()
         self.resume_from = from_seq   # `from` of the next sub envelope we send
         self._queue = asyncio.Queue()
@@ -186,11 +190,12 @@ class Subscription:
         if topic in self.last:
             return                              # resumed: keep what we saw
         if self.resume_from is not None:
-            self.last[topic] = min(self.resume_from, head)  # from past head: next one
+            start = min(self.resume_from, head)  # from past head: next one
         elif self.snapshot:
-            self.last[topic] = min(oldest, head + 1) - 1    # the latest retained comes
+            start = min(oldest, head + 1) - 1    # the latest retained comes
         else:
-            self.last[topic] = head
+            start = head
+        self.start[topic] = self.last[topic] = start
 
     def offer(self, m):
         """Queue m unless it is a duplicate; True when it was queued."""
@@ -198,9 +203,13 @@ class Subscription:
         if last is None:
             return False                        # not attached to this topic (yet)
         if m.seq <= last:
-            if not (m.redelivered and self.ack == "manual"
-                    and m.seq > self.client._acked.get(m.topic, 0)):
+            # Seen before: only a manual-ack subscription takes it again, as
+            # a redelivery, while it is not acked (at-least-once, also
+            # across a reconnect, which resumes from the last ack).
+            if self.ack != "manual" or m.seq <= self.ack_floor(m.topic):
                 return False
+            if not m.redelivered:
+                m = Message(m.topic, m.seq, m.ts, m.data, True)
         else:
             self.last[m.topic] = m.seq
         self._queue.put_nowait(m)
@@ -210,7 +219,16 @@ class Subscription:
         """`from` for the sub sent after a reconnect (see the module docstring)."""
         if self.pattern:
             return 0 if self.ready.done() else self.resume_from
-        return self.last.get(self.topic, self.resume_from)
+        if self.topic not in self.last:
+            return self.resume_from
+        if self.ack == "manual":
+            return self.ack_floor(self.topic)
+        return self.last[self.topic]
+
+    def ack_floor(self, topic):
+        """Seqs of topic at or below this need no (re)delivery: before the
+        subscription started, or acked."""
+        return max(self.start.get(topic, 0), self.client._acked.get(topic, 0))
 
     async def _run_handler(self):
         while True:
@@ -355,7 +373,7 @@ class Client:
             for topic, last in sub.last.items():
                 self._seen_floor[topic] = min(last, self._seen_floor.get(topic, last))
         try:
-            for sub in self._subs.values():
+            for sub in list(self._subs.values()):   # subscribe() may add one meanwhile
                 sub.resume_from = sub.resume_point()
                 await self._ws.send(pack(sub.envelope()))
             for rid in sorted(self._pending):
@@ -411,6 +429,11 @@ class Client:
             for t in late:
                 t.cancel()
 
+    @property
+    def connected(self):
+        """True while a connection is up (False while reconnecting)."""
+        return self._connected.is_set()
+
     def drop_connection(self):
         """Abort the TCP connection, as a network failure would (for tests)."""
         if self._ws is not None:
@@ -465,9 +488,13 @@ class Client:
             raise BrokerError(13, f"already subscribed to {topic!r} on this client", "sub")
         sub = Subscription(self, self._new_id(), topic, handler, from_seq, ack, window,
                            snapshot, policy)
+        if self._closing:
+            raise ConnectionLost("client is closed")
         self._subs[topic] = sub
         try:
-            await self._send(sub.envelope())
+            if self._connected.is_set():
+                await self._send(sub.envelope())
+            # else: the reconnect in progress sends it with the others
             # shield: a timeout must not cancel ready, a reconnect still uses it
             await asyncio.wait_for(asyncio.shield(sub.ready), self.request_timeout)
         except BaseException:

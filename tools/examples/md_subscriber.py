@@ -3,9 +3,13 @@
 
     /usr/bin/python3 tools/examples/md_subscriber.py --url ws://127.0.0.1:8080/v1 \\
         [--pattern 'md.>'] [--snapshot] [--from SEQ] [--policy conflate] \\
-        [--count N] [--duration S]
+        [--count N] [--duration S] [--quotes]
 
-Each line is `TOPIC SEQ DATA`; a gap notice prints `TOPIC GAP FROM-TO`. The
+Each line is `TOPIC SEQ DATA`; a gap notice prints `TOPIC GAP FROM-TO`. With
+--quotes, tools/md-feed's quotes ({sym, bid, ask, last, bsz, asz, lsz, t})
+print as `SYM #SEQ bid B x BSZ ask A x ASZ last L x LSZ latency MS ms`, the
+latency being now minus the publisher's clock `t` (microseconds); anything
+else prints as usual. The
 connection reconnects and resumes by itself; duplicates never print. Stops
 after --count messages or --duration seconds (0: neither; Ctrl-C ends it).
 """
@@ -14,9 +18,23 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from wsbroker_client import Client  # noqa: E402
+
+
+QUOTE_FIELDS = ("sym", "bid", "ask", "last", "bsz", "asz", "lsz", "t")
+
+
+def format_message(m, quotes):
+    """One output line for Message m."""
+    q = m.data
+    if quotes and isinstance(q, dict) and all(k in q for k in QUOTE_FIELDS):
+        latency_ms = (time.time_ns() // 1000 - q["t"]) / 1000
+        return (f"{q['sym']} #{m.seq} bid {q['bid']:.2f} x {q['bsz']} ask {q['ask']:.2f} x "
+                f"{q['asz']} last {q['last']:.2f} x {q['lsz']} latency {latency_ms:.1f} ms")
+    return f"{m.topic} {m.seq} {m.data!r}"
 
 
 async def main():
@@ -30,6 +48,8 @@ async def main():
     ap.add_argument("--policy", choices=("drop", "conflate", "disconnect"), default=None)
     ap.add_argument("--count", type=int, default=0, help="stop after N messages")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
+    ap.add_argument("--quotes", action="store_true",
+                    help="print md-feed quotes as a quote line with latency")
     args = ap.parse_args()
 
     def gap(topic, lo, hi):
@@ -44,7 +64,7 @@ async def main():
         async def show():
             n = 0
             async for m in sub:
-                print(f"{m.topic} {m.seq} {m.data!r}", flush=True)
+                print(format_message(m, args.quotes), flush=True)
                 n += 1
                 if n == args.count:
                     return
