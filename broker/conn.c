@@ -23,6 +23,7 @@
 #include "log.h"
 #include "tls.h"
 #include "worker.h"
+#include "http_route.h"
 #include "ws_handshake.h"
 #include "ws_mask.h"
 #include "ws_utf8.h"
@@ -212,6 +213,32 @@ void conn_refuse(struct conn *c, int status, const char *reason)
         conn_begin_closing(c);
 }
 
+void conn_respond(struct conn *c, int status, const char *content_type, const void *body,
+                  size_t len)
+{
+    if (c->state != CONN_HANDSHAKE)
+        return;
+    static const char extra[] = "Cache-Control: no-store\r\n";
+    struct outbuf *b = conn_alloc_outbuf(c, 512 + len); /* 512: room for the head */
+    if (b == NULL) {
+        conn_abort(c, "out of memory");
+        return;
+    }
+    b->data = outbuf_payload(b);
+    size_t head =
+        ws_http_write_head((char *)b->data, b->capacity, status, content_type, extra, len);
+    if (head == 0 || head + len > b->capacity) {
+        outbuf_release(b);
+        conn_abort(c, "HTTP reply head too large");
+        return;
+    }
+    memcpy(b->data + head, body, len);
+    b->len = head + len;
+    conn_send(c, b);
+    if (c->state != CONN_DEAD)
+        conn_begin_closing(c);
+}
+
 void conn_abort(struct conn *c, const char *why)
 {
     if (c->state == CONN_DEAD)
@@ -388,6 +415,17 @@ static void conn_on_handshake_bytes(struct conn *c)
         return;
     if (n == WS_HANDSHAKE_INVALID) {
         conn_refuse(c, err.status, err.reason);
+        return;
+    }
+    if (!req.upgrade) {
+        /* Plain HTTP: served even at the connection limit, so probes work. */
+        const struct http_route *http = http_route_find(cfg, req.path);
+        if (http != NULL)
+            http->serve(c, &req);
+        else if (route_find(cfg, req.path) != NULL)
+            conn_refuse(c, 426, "this is a WebSocket endpoint: send an upgrade request");
+        else
+            conn_refuse(c, 404, "nothing at this path");
         return;
     }
     if (atomic_load_explicit(&c->worker->broker->connections, memory_order_relaxed) >

@@ -104,6 +104,11 @@ void conn_on_sent(struct conn *c, size_t sent);
 /* Refuses the upgrade with an HTTP error reply, then closes (HANDSHAKE only). */
 void conn_refuse(struct conn *c, int status, const char *reason);
 
+/* Answers a plain HTTP request (state HANDSHAKE) with a complete reply -
+ * status, content type, body (copied) - then closes the connection. */
+void conn_respond(struct conn *c, int status, const char *content_type, const void *body,
+                  size_t len);
+
 /* Starts the closing handshake with code and reason (no-op unless OPEN). */
 void conn_close(struct conn *c, enum ws_close_code code, const char *reason);
 

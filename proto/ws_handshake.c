@@ -313,11 +313,17 @@ static bool is_valid_key(struct ws_str key)
 }
 
 /* The checks that need the whole header block, in RFC 6455 4.2.1 order. */
-static bool check_required_headers(const struct parse_state *st)
+static bool check_required_headers(struct parse_state *st)
 {
-    const struct ws_handshake_request *req = st->req;
+    struct ws_handshake_request *req = st->req;
     if (!ws_str_present(req->host))
         return refuse(st->err, 400, "missing Host");
+    if (!st->upgrade_websocket && !st->connection_upgrade && !ws_str_present(req->key) &&
+        !ws_str_present(st->version)) {
+        req->upgrade = false; /* a plain HTTP GET */
+        return true;
+    }
+    req->upgrade = true;
     if (!st->upgrade_websocket)
         return refuse(st->err, 400, "missing Upgrade: websocket");
     if (!st->connection_upgrade)
@@ -494,10 +500,16 @@ size_t ws_handshake_write_accept(char *out, size_t cap, const struct ws_handshak
     return finish_reply(&r);
 }
 
-/* RFC 9110 15 reason phrases for the statuses an upgrade can be refused with. */
+/* RFC 9110 15 reason phrases for the statuses the broker answers with. */
 static const char *reason_phrase(int status)
 {
     switch (status) {
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -533,7 +545,7 @@ static const char *reason_phrase(int status)
     case 505:
         return "HTTP Version Not Supported";
     default:
-        return status < 500 ? "Client Error" : "Server Error";
+        return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 
@@ -550,6 +562,24 @@ static const char *status_headers(int status)
     }
 }
 
+/* Status line, the common headers, extra_headers and the blank line. */
+static void append_head(struct reply *r, int status, const char *content_type,
+                        const char *extra_headers, size_t body_len)
+{
+    append_text(r, "HTTP/1.1 ");
+    append_decimal(r, (size_t)status);
+    append_text(r, " ");
+    append_text(r, reason_phrase(status));
+    append_text(r, "\r\nContent-Type: ");
+    append_text(r, content_type);
+    append_text(r, "\r\nContent-Length: ");
+    append_decimal(r, body_len);
+    append_text(r, "\r\nConnection: close\r\n");
+    if (extra_headers != NULL)
+        append_text(r, extra_headers);
+    append_text(r, "\r\n");
+}
+
 size_t ws_handshake_write_error(char *out, size_t cap, int status, const char *reason)
 {
     /* This writer only writes errors; anything else is a caller bug that the
@@ -560,16 +590,16 @@ size_t ws_handshake_write_error(char *out, size_t cap, int status, const char *r
         reason = reason_phrase(status);
 
     struct reply r = {out, cap, 0, false};
-    append_text(&r, "HTTP/1.1 ");
-    append_decimal(&r, (size_t)status);
-    append_text(&r, " ");
-    append_text(&r, reason_phrase(status));
-    append_text(&r, "\r\nContent-Type: text/plain\r\nContent-Length: ");
-    append_decimal(&r, strlen(reason) + 1);
-    append_text(&r, "\r\nConnection: close\r\n");
-    append_text(&r, status_headers(status));
-    append_text(&r, "\r\n");
+    append_head(&r, status, "text/plain", status_headers(status), strlen(reason) + 1);
     append_text(&r, reason);
     append_text(&r, "\n");
+    return finish_reply(&r);
+}
+
+size_t ws_http_write_head(char *out, size_t cap, int status, const char *content_type,
+                          const char *extra_headers, size_t body_len)
+{
+    struct reply r = {out, cap, 0, false};
+    append_head(&r, status, content_type, extra_headers, body_len);
     return finish_reply(&r);
 }

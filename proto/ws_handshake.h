@@ -12,6 +12,7 @@
 #ifndef WS_HANDSHAKE_H
 #define WS_HANDSHAKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -43,6 +44,10 @@ struct ws_handshake_request {
     struct ws_str authorization; /* Authorization; may be absent */
     struct ws_str extensions;    /* Sec-WebSocket-Extensions; may be absent */
     size_t header_count;
+    /* false: a plain HTTP GET (no Upgrade, Connection: upgrade,
+     * Sec-WebSocket-Key or -Version at all), for the broker's HTTP endpoints
+     * (/healthz ...); key is then absent and no 101 may be written. */
+    bool upgrade;
 };
 
 /* Why a request was refused: the HTTP status to answer with and a short,
@@ -71,6 +76,10 @@ struct ws_handshake_error {
  * Host, Sec-WebSocket-Key, -Version, -Protocol, -Extensions, Origin and
  * Authorization must appear at most once (a repeat is 400: views cannot join
  * repeated lines); Upgrade and Connection may repeat and are token lists.
+ * A GET carrying none of the WebSocket headers (Upgrade: websocket,
+ * Connection: upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version) is a plain
+ * HTTP request: it succeeds with req->upgrade false (Host is still
+ * required); one that carries some but not all of them is refused as above.
  */
 ssize_t ws_handshake_parse(const char *buf, size_t len, const struct ws_handshake_limits *limits,
                            struct ws_handshake_request *req, struct ws_handshake_error *err);
@@ -107,5 +116,16 @@ size_t ws_handshake_write_accept(char *out, size_t cap, const struct ws_handshak
  * Returns the reply's length, or 0 if cap is too small.
  */
 size_t ws_handshake_write_error(char *out, size_t cap, int status, const char *reason);
+
+/*
+ * Writes the head of a plain HTTP reply (status line with its RFC 9110
+ * reason phrase, Content-Type, Content-Length: body_len, Connection: close,
+ * extra_headers verbatim - each line ending in CRLF, may be NULL - and the
+ * blank line) into out, for the body to follow. ws_handshake_write_error()
+ * writes its head the same way.
+ * Returns the head's length, or 0 if cap is too small.
+ */
+size_t ws_http_write_head(char *out, size_t cap, int status, const char *content_type,
+                          const char *extra_headers, size_t body_len);
 
 #endif

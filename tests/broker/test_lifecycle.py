@@ -319,6 +319,47 @@ class Lifecycle(unittest.TestCase):
             s.close()
 
 
+def http_get(broker, path):
+    """A plain HTTP/1.1 GET over a raw socket: (status, headers, body)."""
+    s = broker.connect_raw(5)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+class PlainHttp(unittest.TestCase):
+    def test_healthz_answers_and_closes(self):
+        with Broker(BROKER) as b:
+            status, headers, body = http_get(b, "/healthz")
+            self.assertEqual(status, 200)
+            self.assertEqual(body, b"ok\n")
+            self.assertEqual(int(headers["Content-Length"]), len(body))
+            self.assertEqual(headers["Connection"], "close")
+
+    def test_plain_get_of_websocket_path_is_426_and_unknown_is_404(self):
+        with Broker(BROKER) as b:
+            status, headers, _ = http_get(b, "/v1")
+            self.assertEqual(status, 426)
+            self.assertEqual(headers["Upgrade"], "websocket")
+            self.assertEqual(http_get(b, "/no/such/thing")[0], 404)
+
+    def test_healthz_answers_at_the_connection_limit(self):
+        with Broker(BROKER, ["--max-connections", "1", "--workers", "1"]) as b:
+            a = RawConn(b)
+            self.assertIn(b"101", a.upgrade())
+            self.assertEqual(http_get(b, "/healthz")[0], 200)
+            a.close()
+
+
 def main():
     global BROKER
     ap = argparse.ArgumentParser()

@@ -35,7 +35,13 @@ static void check_request(const struct ws_handshake_request *req, const char *bu
                                    req->origin, req->authorization, req->extensions};
     for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++)
         check_view(views[i], buf, n);
-    CHECK(req->key.len == 24 && req->path.len > 0 && req->path.ptr[0] == '/');
+    CHECK(req->path.len > 0 && req->path.ptr[0] == '/');
+    if (!req->upgrade) {
+        /* A plain HTTP GET: none of the WebSocket headers were there. */
+        CHECK(req->key.ptr == NULL);
+        return;
+    }
+    CHECK(req->key.len == 24);
 
     char out[1024];
     char accept[WS_ACCEPT_KEY_LEN + 1];
@@ -68,7 +74,7 @@ static ssize_t parse_and_check(const char *buf, size_t n, const struct ws_handsh
     if (r > 0) {
         CHECK((size_t)r <= n);
         CHECK(lim == NULL || lim->max_bytes == 0 || (size_t)r <= lim->max_bytes);
-        CHECK(req.header_count >= 4);
+        CHECK(req.header_count >= (req.upgrade ? 4u : 1u));
         CHECK(r >= 4 && memcmp(buf + r - 4, "\r\n\r\n", 4) == 0);
         check_request(&req, buf, (size_t)r);
     } else if (r == WS_HANDSHAKE_INVALID) {

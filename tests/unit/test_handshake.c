@@ -221,6 +221,52 @@ static void test_parse_refuses_early(void **state)
     assert_refused("GET / HTTP/1.1\r\nHo\x01", 400);
 }
 
+/* A GET with none of the WebSocket headers is a plain HTTP request (for the
+ * broker's /healthz and the like); with only some of them it is a broken
+ * upgrade and refused. */
+static void test_parse_plain_http_get(void **state)
+{
+    (void)state;
+    const char *text = "GET /healthz?x=1 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n";
+    struct ws_handshake_request req;
+    struct ws_handshake_error err = {0, NULL};
+    assert_int_equal(parse_text(text, &req, &err), (ssize_t)strlen(text));
+    assert_false(req.upgrade);
+    assert_true(ws_str_eq(req.path, "/healthz"));
+    assert_true(ws_str_eq(req.query, "x=1"));
+    assert_null(req.key.ptr);
+    assert_refused("GET / HTTP/1.1\r\n\r\n", 400); /* Host is still required */
+    assert_refused("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Version: 13\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n", 400);
+    /* A complete upgrade request still is one. */
+    const char *up = "GET / HTTP/1.1\r\n" REQUIRED_HEADERS "\r\n";
+    assert_int_equal(parse_text(up, &req, &err), (ssize_t)strlen(up));
+    assert_true(req.upgrade);
+}
+
+static void test_write_http_head(void **state)
+{
+    (void)state;
+    char out[256];
+    size_t n = ws_http_write_head(out, sizeof(out), 200, "text/plain; version=0.0.4",
+                                  "Cache-Control: no-store\r\n", 12);
+    const char want[] = "HTTP/1.1 200 OK\r\n"
+                        "Content-Type: text/plain; version=0.0.4\r\n"
+                        "Content-Length: 12\r\n"
+                        "Connection: close\r\n"
+                        "Cache-Control: no-store\r\n"
+                        "\r\n";
+    assert_int_equal(n, sizeof(want) - 1);
+    assert_memory_equal(out, want, n);
+    assert_int_equal(ws_http_write_head(out, n - 1, 200, "text/plain; version=0.0.4",
+                                        "Cache-Control: no-store\r\n", 12),
+                     0);
+    n = ws_http_write_head(out, sizeof(out), 503, "text/plain", NULL, 0);
+    assert_true(n > 0);
+    assert_memory_equal(out, "HTTP/1.1 503 Service Unavailable\r\n", 34);
+}
+
 /* --- header syntax --------------------------------------------------------- */
 
 static void test_parse_refuses_malformed_header_lines(void **state)
@@ -698,6 +744,8 @@ int main(void)
         cmocka_unit_test(test_parse_header_names_ignore_case),
         cmocka_unit_test(test_parse_host),
         cmocka_unit_test(test_parse_upgrade_token_list),
+        cmocka_unit_test(test_parse_plain_http_get),
+        cmocka_unit_test(test_write_http_head),
         cmocka_unit_test(test_parse_connection_token_list),
         cmocka_unit_test(test_parse_version),
         cmocka_unit_test(test_parse_key),
