@@ -323,8 +323,11 @@ static enum wsb_client_status on_envelope(struct wsb_client *c, const uint8_t *b
             notify(c, &n);
         }
         break;
-    case WSB_EV_REPLAYED:
     case WSB_EV_PONG:
+        if (ev.has_id)
+            on_answer(c, ev.id, WSB_CLIENT_OK, 0, ev.text, 0);
+        break;
+    case WSB_EV_REPLAYED:
         break;
     }
     return WSB_CLIENT_OK;
@@ -834,6 +837,22 @@ enum wsb_client_status wsb_client_publish_confirm(struct wsb_client *c, const ch
     }
     if (st == WSB_CLIENT_OK && seq != NULL)
         *seq = c->wait.seq;
+    c->wait.id = 0;
+    return st;
+}
+
+enum wsb_client_status wsb_client_flush(struct wsb_client *c)
+{
+    enum wsb_client_status st = check_callable(c);
+    if (st == WSB_CLIENT_OK)
+        st = ensure_connected(c);
+    if (st != WSB_CLIENT_OK)
+        return st;
+    struct wsb_request req = {.op = WSB_OP_PING, .has_id = true, .id = ++c->next_id};
+    wait_for(c, req.id, false);
+    st = send_request(c, &req);
+    if (st == WSB_CLIENT_OK)
+        st = wait_answer(c, deadline_after(c->timeout_ms));
     c->wait.id = 0;
     return st;
 }

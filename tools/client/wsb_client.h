@@ -124,6 +124,11 @@ enum wsb_client_status wsb_client_publish_confirm(struct wsb_client *c, const ch
                                                   const uint8_t *data, size_t len,
                                                   uint64_t *seq);
 
+/* Waits until the broker has handled everything sent so far (a ping / pong
+ * round trip): after it, every error about earlier fire-and-forget publishes
+ * has reached on_notice. */
+enum wsb_client_status wsb_client_flush(struct wsb_client *c);
+
 /* Acknowledges every message of topic up to seq (manual-ack subscriptions). */
 enum wsb_client_status wsb_client_ack(struct wsb_client *c, const char *topic, uint64_t seq);
 
