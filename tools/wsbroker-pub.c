@@ -170,8 +170,12 @@ static void publish_lines(struct pub *p, enum format fmt, FILE *in, const char *
 /* A stream of msgpack values back to back, each published as one message. */
 static void publish_raw_stream(struct pub *p, FILE *in, const char *name)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0, off = 0;
+    size_t len = 0, cap = RAW_READ_STEP * 2, off = 0;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL) {
+        fprintf(stderr, "%s: out of memory\n", PROG);
+        exit(CLI_EXIT_RUNTIME);
+    }
     bool eof = false;
     uint64_t index = 0;
     for (;;) {
@@ -207,7 +211,7 @@ static void publish_raw_stream(struct pub *p, FILE *in, const char *name)
                 fprintf(stderr, "%s: %s: a msgpack value over %d bytes\n", PROG, name, MAX_DATA);
                 exit(CLI_EXIT_USAGE);
             }
-            cap = cap ? cap * 2 : RAW_READ_STEP * 2;
+            cap *= 2;
             buf = realloc(buf, cap);
             if (buf == NULL) {
                 fprintf(stderr, "%s: out of memory\n", PROG);
