@@ -419,8 +419,8 @@ struct jm_result msgpack_to_json(const uint8_t *mp, size_t len, char *out, size_
             st = kind == MP_MAP ? mp_read_map(&c, &n) : mp_read_array(&c, &n);
             if (st != MP_OK)
                 return bad(&c, status_text(st));
-            stack[depth++] = (struct open_value){
-                kind == MP_MAP ? 2ull * n : n, kind == MP_MAP ? 2ull * n : n, kind == MP_MAP};
+            stack[depth++] = (struct open_value){kind == MP_MAP ? 2ull * n : n,
+                                                 kind == MP_MAP ? 2ull * n : n, kind == MP_MAP};
             put_text(&o, kind == MP_MAP ? "{" : "[");
             break;
         }

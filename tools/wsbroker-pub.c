@@ -133,8 +133,9 @@ static void publish_text(struct pub *p, enum format fmt, const char *text, size_
             return;
         }
         if (r.status == JM_BAD_INPUT) {
-            fprintf(stderr, "%s: %s: not JSON: %s at byte %zu (use --format string to send "
-                            "text as is)\n",
+            fprintf(stderr,
+                    "%s: %s: not JSON: %s at byte %zu (use --format string to send "
+                    "text as is)\n",
                     PROG, where, r.error, r.offset + 1);
             wsb_client_close(p->client);
             exit(CLI_EXIT_USAGE);
@@ -196,8 +197,8 @@ static void publish_raw_stream(struct pub *p, FILE *in, const char *name)
         }
         if (eof) {
             if (off < len) {
-                fprintf(stderr, "%s: %s: truncated msgpack value at the end (byte %zu)\n",
-                        PROG, name, off);
+                fprintf(stderr, "%s: %s: truncated msgpack value at the end (byte %zu)\n", PROG,
+                        name, off);
                 wsb_client_close(p->client);
                 exit(CLI_EXIT_USAGE);
             }
@@ -311,9 +312,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_RUNTIME;
     }
     if (!quiet)
-        fprintf(stderr, "%s: published %llu message%s to %s%s\n", PROG,
-                (unsigned long long)p.sent, p.sent == 1 ? "" : "s", p.topic,
-                confirm ? " (confirmed)" : "");
+        fprintf(stderr, "%s: published %llu message%s to %s%s\n", PROG, (unsigned long long)p.sent,
+                p.sent == 1 ? "" : "s", p.topic, confirm ? " (confirmed)" : "");
     wsb_client_close(p.client);
     free(p.mp);
     return CLI_EXIT_OK;

@@ -79,8 +79,9 @@ static void show_json(struct sub *s, const struct wsb_message *m)
             return;
         }
         if (r.status == JM_BAD_INPUT) {
-            fprintf(stderr, "%s: %s seq %llu: data cannot be shown as JSON: %s (try --format raw)\n",
-                    PROG, m->topic, (unsigned long long)m->seq, r.error);
+            fprintf(stderr,
+                    "%s: %s seq %llu: data cannot be shown as JSON: %s (try --format raw)\n", PROG,
+                    m->topic, (unsigned long long)m->seq, r.error);
             s->exit_code = CLI_EXIT_RUNTIME;
             return;
         }
@@ -203,8 +204,8 @@ int main(int argc, char **argv)
         s.count = cli_parse_uint(PROG, "--count", count, 1, UINT64_MAX);
     uint64_t deadline = UINT64_MAX;
     if (timeout != NULL)
-        deadline = now_ms() + (uint64_t)(cli_parse_double(PROG, "--timeout", timeout, 0.001,
-                                                          1e9) * 1000);
+        deadline =
+            now_ms() + (uint64_t)(cli_parse_double(PROG, "--timeout", timeout, 0.001, 1e9) * 1000);
     if (cfg.url == NULL)
         cli_usage_error(PROG, "--url is required");
 

@@ -96,7 +96,8 @@ static uint64_t publish(struct wsb_client *c, const char *topic, unsigned v)
 {
     uint8_t data[3];
     uint64_t seq = 0;
-    enum wsb_client_status st = wsb_client_publish_confirm(c, topic, data, encode_value(data, v), &seq);
+    enum wsb_client_status st =
+        wsb_client_publish_confirm(c, topic, data, encode_value(data, v), &seq);
     if (st != WSB_CLIENT_OK)
         die("publish %s %u: %s: %s", topic, v, wsb_client_status_name(st),
             wsb_client_last_error(c));
@@ -226,7 +227,8 @@ static void scenario_ack(void)
     expect_run(&r, "cc.ack", 1, 20);
     wsb_client_close(sub);
     wsb_client_close(pub);
-    printf("ok: ack window 4 held 16 back, %" PRIu64 " retransmissions dropped, all 20 after acks\n",
+    printf("ok: ack window 4 held 16 back, %" PRIu64
+           " retransmissions dropped, all 20 after acks\n",
            s.duplicates);
 }
 
@@ -284,8 +286,8 @@ static void scenario_resume(bool pattern)
     struct wsb_client_stats s;
     wsb_client_stats(sub, &s);
     if (disconnects != 3 || reconnects != 3 || s.reconnects != 3)
-        die("%d disconnects, %d reconnects seen (stats %" PRIu64 "), expected 3 each",
-            disconnects, reconnects, s.reconnects);
+        die("%d disconnects, %d reconnects seen (stats %" PRIu64 "), expected 3 each", disconnects,
+            reconnects, s.reconnects);
     wsb_client_close(sub);
     wsb_client_close(pub);
     printf("ok: %s resume: %u messages over %zu topic(s), 3 forced disconnects, no gap, no "

@@ -60,7 +60,10 @@ static void test_scalars(void **state)
     /* beyond 64 bits: a float */
     expect_mp("18446744073709551616", "\xcb\x43\xf0\x00\x00\x00\x00\x00\x00", 9);
     expect_mp("\"\"", "\xa0", 1);
-    expect_mp("\"a\\u00e9\\n\"", "\xa4" "a\xc3\xa9\n", 5);
+    expect_mp("\"a\\u00e9\\n\"",
+              "\xa4"
+              "a\xc3\xa9\n",
+              5);
     expect_mp("\"\\ud83d\\ude00\"", "\xa4\xf0\x9f\x98\x80", 5);
 }
 
@@ -69,7 +72,11 @@ static void test_containers(void **state)
     (void)state;
     expect_mp("{}", "\x80", 1);
     expect_mp("[]", "\x90", 1);
-    expect_mp("{\"a\":1,\"b\":[true,null]}", "\x82\xa1" "a\x01\xa1" "b\x92\xc3\xc0", 9);
+    expect_mp("{\"a\":1,\"b\":[true,null]}",
+              "\x82\xa1"
+              "a\x01\xa1"
+              "b\x92\xc3\xc0",
+              9);
     expect_mp("[[[]],{\"k\":{}}]", "\x92\x91\x90\x81\xa1k\x80", 7);
 }
 
@@ -117,8 +124,8 @@ static void test_header_sizes(void **state)
 static void test_json_errors(void **state)
 {
     (void)state;
-    const char *bad[] = {"", "{", "[1,]", "{\"a\"}", "tru", "1 2", "\"\\x\"", "[1]x", "01",
-                         "{\"a\":1,}", "nul"};
+    const char *bad[] = {"",        "{",    "[1,]", "{\"a\"}",    "tru", "1 2",
+                         "\"\\x\"", "[1]x", "01",   "{\"a\":1,}", "nul"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct jm_result r = json_to_msgpack(bad[i], strlen(bad[i]), mp, sizeof mp);
         if (r.status != JM_BAD_INPUT)
@@ -177,18 +184,20 @@ static void test_to_json_errors(void **state)
         const char *bytes;
         size_t n;
     } bad[] = {
-        {"", 0},                 /* nothing */
-        {"\xc1", 1},             /* never used */
-        {"\x92\x01", 2},         /* array of 2 with 1 */
-        {"\xa5" "abc", 4},       /* truncated str */
-        {"\x81\x90\x01", 3},     /* array as a key */
+        {"", 0},         /* nothing */
+        {"\xc1", 1},     /* never used */
+        {"\x92\x01", 2}, /* array of 2 with 1 */
+        {"\xa5"
+         "abc",
+         4},                                                  /* truncated str */
+        {"\x81\x90\x01", 3},                                  /* array as a key */
         {"\x81\xcb\x00\x00\x00\x00\x00\x00\x00\x00\x01", 11}, /* float key */
-        {"\x01\x02", 2},         /* bytes after the value */
-        {"\xcb\x00\x00", 3},     /* truncated float */
+        {"\x01\x02", 2},                                      /* bytes after the value */
+        {"\xcb\x00\x00", 3},                                  /* truncated float */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct jm_result r = msgpack_to_json((const uint8_t *)bad[i].bytes, bad[i].n, text,
-                                             sizeof text);
+        struct jm_result r =
+            msgpack_to_json((const uint8_t *)bad[i].bytes, bad[i].n, text, sizeof text);
         if (r.status != JM_BAD_INPUT)
             fail_msg("case %zu was accepted", i);
         assert_non_null(r.error);
@@ -233,9 +242,9 @@ static void test_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalars),       cmocka_unit_test(test_containers),
-        cmocka_unit_test(test_header_sizes),  cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_no_space),      cmocka_unit_test(test_to_json_types),
+        cmocka_unit_test(test_scalars),        cmocka_unit_test(test_containers),
+        cmocka_unit_test(test_header_sizes),   cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_no_space),       cmocka_unit_test(test_to_json_types),
         cmocka_unit_test(test_to_json_errors), cmocka_unit_test(test_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -234,8 +234,8 @@ enum wsb_client_status transport_send(struct transport *tr, const void *buf, siz
     return WSB_CLIENT_OK;
 }
 
-ssize_t transport_recv(struct transport *tr, void *buf, size_t cap, uint64_t deadline_ns,
-                       char *why, size_t why_cap)
+ssize_t transport_recv(struct transport *tr, void *buf, size_t cap, uint64_t deadline_ns, char *why,
+                       size_t why_cap)
 {
     if (tr->fd < 0) {
         snprintf(why, why_cap, "not connected");
@@ -273,14 +273,14 @@ static size_t write_upgrade(char *out, size_t cap, const struct transport_target
     }
     base64_encode(raw, sizeof raw, key);
     bool v6 = strchr(t->host, ':') != NULL;
-    int n = snprintf(out, cap,
-                     "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
-                     "%s%s%s\r\n",
-                     t->path, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port, key, WSB_SUBPROTOCOL,
-                     token ? "Authorization: Bearer " : "", token ? token : "",
-                     token ? "\r\n" : "");
+    int n =
+        snprintf(out, cap,
+                 "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
+                 "%s%s%s\r\n",
+                 t->path, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port, key, WSB_SUBPROTOCOL,
+                 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

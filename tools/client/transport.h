@@ -61,8 +61,8 @@ enum wsb_client_status transport_send(struct transport *tr, const void *buf, siz
 
 /* Reads what is available, waiting until the deadline for something: > 0
  * bytes, 0 on timeout, -1 when the connection ended or failed (why set). */
-ssize_t transport_recv(struct transport *tr, void *buf, size_t cap, uint64_t deadline_ns,
-                       char *why, size_t why_cap);
+ssize_t transport_recv(struct transport *tr, void *buf, size_t cap, uint64_t deadline_ns, char *why,
+                       size_t why_cap);
 
 /* Cuts the connection without a closing handshake (reconnect tests use it
  * to simulate a network failure). */

@@ -31,12 +31,12 @@
 #include "ws_frame.h"
 #include "ws_mask.h"
 
-#define DEFAULT_TIMEOUT_MS        5000
-#define DEFAULT_RECONNECT_MAX_MS  2000
-#define RECONNECT_FIRST_MS        50
-#define RX_CHUNK                  (64 * 1024)
-#define FRAME_SLACK               1024 /* envelope bytes beyond max_envelope: the msg fields */
-#define WS_CLOSE_NORMAL           1000
+#define DEFAULT_TIMEOUT_MS       5000
+#define DEFAULT_RECONNECT_MAX_MS 2000
+#define RECONNECT_FIRST_MS       50
+#define RX_CHUNK                 (64 * 1024)
+#define FRAME_SLACK              1024 /* envelope bytes beyond max_envelope: the msg fields */
+#define WS_CLOSE_NORMAL          1000
 
 struct subscription {
     char *topic; /* owned */
@@ -45,8 +45,8 @@ struct subscription {
     struct wsb_sub_options opt;
     wsb_message_fn fn;
     void *user;
-    uint64_t id;    /* of the latest `sub` sent for it */
-    bool has_from;  /* what that `sub` asked for, for new topics' start */
+    uint64_t id;   /* of the latest `sub` sent for it */
+    bool has_from; /* what that `sub` asked for, for new topics' start */
     uint64_t from;
 };
 
@@ -117,8 +117,8 @@ const char *wsb_client_status_name(enum wsb_client_status st)
     return names[st];
 }
 
-static enum wsb_client_status fail(struct wsb_client *c, enum wsb_client_status st,
-                                   const char *fmt, const char *arg)
+static enum wsb_client_status fail(struct wsb_client *c, enum wsb_client_status st, const char *fmt,
+                                   const char *arg)
 {
     snprintf(c->err, sizeof c->err, fmt, arg);
     return st;
@@ -167,12 +167,15 @@ static enum wsb_client_status send_frame(struct wsb_client *c, uint8_t opcode, s
 
 static enum wsb_client_status send_request(struct wsb_client *c, const struct wsb_request *req)
 {
-    size_t n = wsb_request_encode(c->tx + WS_FRAME_MAX_HEADER, c->tx_cap - WS_FRAME_MAX_HEADER, req);
+    size_t n =
+        wsb_request_encode(c->tx + WS_FRAME_MAX_HEADER, c->tx_cap - WS_FRAME_MAX_HEADER, req);
     if (n == 0)
         return fail(c, WSB_CLIENT_ERR_ARG, "%s", "the envelope is larger than the send buffer");
     if (c->welcomed && n > c->limits.max_envelope) {
-        snprintf(c->err, sizeof c->err, "the envelope (%zu bytes) exceeds the broker's "
-                 "max_envelope (%llu bytes)", n, (unsigned long long)c->limits.max_envelope);
+        snprintf(c->err, sizeof c->err,
+                 "the envelope (%zu bytes) exceeds the broker's "
+                 "max_envelope (%llu bytes)",
+                 n, (unsigned long long)c->limits.max_envelope);
         return WSB_CLIENT_ERR_ARG;
     }
     return send_frame(c, WS_OP_BINARY, n);
@@ -309,7 +312,8 @@ static enum wsb_client_status on_envelope(struct wsb_client *c, const uint8_t *b
         char topic[WSB_TOPIC_MAX_BYTES + 1];
         snprintf(topic, sizeof topic, "%.*s", (int)ev.topic.len, ev.topic.ptr);
         c->stats.gaps++;
-        struct wsb_notice n = {.kind = WSB_NOTICE_GAP, .topic = topic, .from = ev.from, .to = ev.to};
+        struct wsb_notice n = {
+            .kind = WSB_NOTICE_GAP, .topic = topic, .from = ev.from, .to = ev.to};
         notify(c, &n);
         break;
     }
@@ -450,8 +454,8 @@ static enum wsb_client_status read_once(struct wsb_client *c, uint64_t deadline,
         c->rx_cap = ncap;
     }
     char why[256];
-    ssize_t n = transport_recv(&c->tr, c->rx + c->rx_len, c->rx_cap - c->rx_len, deadline, why,
-                               sizeof why);
+    ssize_t n =
+        transport_recv(&c->tr, c->rx + c->rx_len, c->rx_cap - c->rx_len, deadline, why, sizeof why);
     if (n < 0) {
         lose_connection(c, why);
         return WSB_CLIENT_ERR_CLOSED;
@@ -487,8 +491,8 @@ static enum wsb_client_status wait_answer(struct wsb_client *c, uint64_t deadlin
         if (transport_now_ns() >= deadline)
             return fail(c, WSB_CLIENT_ERR_TIMEOUT, "%s", "no answer from the broker in time");
         bool got;
-        enum wsb_client_status st = c->connected ? read_once(c, deadline, &got)
-                                                 : WSB_CLIENT_ERR_CLOSED;
+        enum wsb_client_status st =
+            c->connected ? read_once(c, deadline, &got) : WSB_CLIENT_ERR_CLOSED;
         if (st == WSB_CLIENT_ERR_CLOSED || !c->connected) {
             st = ensure_connected(c);
             if (st != WSB_CLIENT_OK)
@@ -517,9 +521,10 @@ static enum wsb_client_status send_sub(struct wsb_client *c, struct subscription
         uint64_t min = 0;
         if (s->pattern) {
             s->has_from = true;
-            s->from = seq_table_min_matching(&c->seqs, (struct ws_str){s->topic, s->topic_len}, &min)
-                          ? min
-                          : (s->opt.has_from ? s->opt.from : 0);
+            s->from =
+                seq_table_min_matching(&c->seqs, (struct ws_str){s->topic, s->topic_len}, &min)
+                    ? min
+                    : (s->opt.has_from ? s->opt.from : 0);
         } else {
             struct seq_entry *e =
                 seq_table_find(&c->seqs, (struct ws_str){s->topic, s->topic_len}, false);
@@ -670,8 +675,8 @@ enum wsb_client_status wsb_client_connect(const struct wsb_client_config *cfg,
     c->key_file = copy_str(cfg->key_file, &oom);
     c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->reconnect = cfg->reconnect;
-    c->reconnect_max_ms = cfg->reconnect_max_ms > 0 ? cfg->reconnect_max_ms
-                                                    : DEFAULT_RECONNECT_MAX_MS;
+    c->reconnect_max_ms =
+        cfg->reconnect_max_ms > 0 ? cfg->reconnect_max_ms : DEFAULT_RECONNECT_MAX_MS;
     c->reconnect_give_up_ms = cfg->reconnect_give_up_ms;
     c->on_notice = cfg->on_notice;
     c->notice_user = cfg->notice_user;
@@ -692,8 +697,8 @@ enum wsb_client_status wsb_client_connect(const struct wsb_client_config *cfg,
         st = transport_parse_url(&c->target, c->url, c->err, sizeof c->err);
     }
     if (st == WSB_CLIENT_OK && c->target.tls) {
-        c->tls_ctx = transport_tls_ctx_new(c->ca_file, c->cert_file, c->key_file, c->err,
-                                           sizeof c->err);
+        c->tls_ctx =
+            transport_tls_ctx_new(c->ca_file, c->cert_file, c->key_file, c->err, sizeof c->err);
         if (c->tls_ctx == NULL)
             st = WSB_CLIENT_ERR_TLS;
     }
@@ -804,8 +809,7 @@ enum wsb_client_status wsb_client_publish(struct wsb_client *c, const char *topi
 }
 
 enum wsb_client_status wsb_client_publish_confirm(struct wsb_client *c, const char *topic,
-                                                  const uint8_t *data, size_t len,
-                                                  uint64_t *seq)
+                                                  const uint8_t *data, size_t len, uint64_t *seq)
 {
     enum wsb_client_status st = check_callable(c);
     if (st == WSB_CLIENT_OK)

@@ -29,13 +29,13 @@
 
 enum wsb_client_status {
     WSB_CLIENT_OK = 0,
-    WSB_CLIENT_ERR_ARG,       /* a bad argument or URL; also a blocking call from a callback */
-    WSB_CLIENT_ERR_CONNECT,   /* name resolution, TCP connect, or an HTTP refusal of the upgrade */
-    WSB_CLIENT_ERR_TLS,       /* TLS setup (CA/cert files) or the TLS handshake */
-    WSB_CLIENT_ERR_TIMEOUT,   /* the call's deadline passed */
-    WSB_CLIENT_ERR_CLOSED,    /* the connection ended (and reconnect is off or gave up) */
-    WSB_CLIENT_ERR_PROTOCOL,  /* the broker sent something this client cannot read */
-    WSB_CLIENT_ERR_REJECTED,  /* the broker refused the request (error / reject envelope) */
+    WSB_CLIENT_ERR_ARG,      /* a bad argument or URL; also a blocking call from a callback */
+    WSB_CLIENT_ERR_CONNECT,  /* name resolution, TCP connect, or an HTTP refusal of the upgrade */
+    WSB_CLIENT_ERR_TLS,      /* TLS setup (CA/cert files) or the TLS handshake */
+    WSB_CLIENT_ERR_TIMEOUT,  /* the call's deadline passed */
+    WSB_CLIENT_ERR_CLOSED,   /* the connection ended (and reconnect is off or gave up) */
+    WSB_CLIENT_ERR_PROTOCOL, /* the broker sent something this client cannot read */
+    WSB_CLIENT_ERR_REJECTED, /* the broker refused the request (error / reject envelope) */
     WSB_CLIENT_ERR_NO_MEMORY,
 };
 
@@ -44,7 +44,7 @@ const char *wsb_client_status_name(enum wsb_client_status st);
 
 /* Things the application may want to know that are not messages. */
 enum wsb_notice_kind {
-    WSB_NOTICE_GAP = 1,     /* seqs from..to of topic will not be delivered */
+    WSB_NOTICE_GAP = 1,      /* seqs from..to of topic will not be delivered */
     WSB_NOTICE_DISCONNECTED, /* text says why; a reconnect follows when enabled */
     WSB_NOTICE_RECONNECTED,  /* the session is back and every subscription resumed */
     WSB_NOTICE_ERROR,        /* an error envelope not tied to a call in progress */
@@ -67,11 +67,11 @@ struct wsb_client_config {
     const char *ca_file;   /* wss: CA certificates to trust; NULL: the system store */
     const char *cert_file; /* wss: client certificate (PEM), with key_file */
     const char *key_file;
-    int timeout_ms;         /* connect + handshake + hello, and each blocking call; 0: 5000 */
-    bool reconnect;         /* reconnect automatically when the connection is lost */
-    int reconnect_max_ms;   /* backoff cap (starts at 50 ms, doubles); 0: 2000 */
+    int timeout_ms;           /* connect + handshake + hello, and each blocking call; 0: 5000 */
+    bool reconnect;           /* reconnect automatically when the connection is lost */
+    int reconnect_max_ms;     /* backoff cap (starts at 50 ms, doubles); 0: 2000 */
     int reconnect_give_up_ms; /* stop trying after this long; 0: never */
-    wsb_notice_fn on_notice; /* may be NULL */
+    wsb_notice_fn on_notice;  /* may be NULL */
     void *notice_user;
 };
 
@@ -80,21 +80,21 @@ struct wsb_message {
     const char *topic; /* NUL-terminated */
     size_t topic_len;
     uint64_t seq;
-    uint64_t ts;           /* broker's sequencing time, ns since the Unix epoch */
-    const uint8_t *data;   /* the publisher's msgpack value, raw bytes */
+    uint64_t ts;         /* broker's sequencing time, ns since the Unix epoch */
+    const uint8_t *data; /* the publisher's msgpack value, raw bytes */
     size_t data_len;
-    bool redelivered;      /* never true in practice: duplicates are dropped */
+    bool redelivered; /* never true in practice: duplicates are dropped */
 };
 
 typedef void (*wsb_message_fn)(void *user, const struct wsb_message *m);
 
 struct wsb_sub_options {
-    bool has_from;       /* resume: deliver seqs > from (exact topics and patterns) */
+    bool has_from; /* resume: deliver seqs > from (exact topics and patterns) */
     uint64_t from;
-    bool manual_ack;     /* ack "manual": call wsb_client_ack() */
-    uint32_t window;     /* 0: the broker's default (1000) */
-    bool snapshot;       /* the latest retained message first */
-    int policy;          /* enum wsb_policy of proto/envelope.h; 0 = drop */
+    bool manual_ack; /* ack "manual": call wsb_client_ack() */
+    uint32_t window; /* 0: the broker's default (1000) */
+    bool snapshot;   /* the latest retained message first */
+    int policy;      /* enum wsb_policy of proto/envelope.h; 0 = drop */
 };
 
 struct wsb_client;
@@ -121,8 +121,7 @@ enum wsb_client_status wsb_client_publish(struct wsb_client *c, const char *topi
  * same session, so it is sequenced once. WSB_CLIENT_ERR_REJECTED with the
  * reason in wsb_client_last_error() when the broker refused it. */
 enum wsb_client_status wsb_client_publish_confirm(struct wsb_client *c, const char *topic,
-                                                  const uint8_t *data, size_t len,
-                                                  uint64_t *seq);
+                                                  const uint8_t *data, size_t len, uint64_t *seq);
 
 /* Waits until the broker has handled everything sent so far (a ping / pong
  * round trip): after it, every error about earlier fire-and-forget publishes
@@ -144,10 +143,10 @@ const char *wsb_client_session(const struct wsb_client *c);
 
 /* Counts since wsb_client_connect. */
 struct wsb_client_stats {
-    uint64_t delivered;   /* messages handed to callbacks (per subscription) */
-    uint64_t duplicates;  /* dropped by (topic, seq) */
+    uint64_t delivered;  /* messages handed to callbacks (per subscription) */
+    uint64_t duplicates; /* dropped by (topic, seq) */
     uint64_t reconnects;
-    uint64_t gaps;        /* gap notices */
+    uint64_t gaps; /* gap notices */
 };
 void wsb_client_stats(const struct wsb_client *c, struct wsb_client_stats *st);
 
