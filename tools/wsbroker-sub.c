@@ -103,9 +103,9 @@ static void on_message(void *user, const struct wsb_message *m)
         fwrite(m->data, 1, m->data_len, stdout);
     else
         show_json(s, m);
-    fflush(stdout);
     s->received++;
     if (s->ack) {
+        fflush(stdout); /* acked means written */
         enum wsb_client_status st = wsb_client_ack(s->client, m->topic, m->seq);
         if (st != WSB_CLIENT_OK)
             fprintf(stderr, "%s: ack %s %llu: %s\n", PROG, m->topic, (unsigned long long)m->seq,
@@ -234,6 +234,7 @@ int main(int argc, char **argv)
         }
         uint64_t wait = deadline - now < 200 ? deadline - now : 200;
         enum wsb_client_status st = wsb_client_poll(s.client, (int)wait);
+        fflush(stdout); /* once per batch of messages, not per message */
         if (st != WSB_CLIENT_OK) {
             fprintf(stderr, "%s: %s\n", PROG, wsb_client_last_error(s.client));
             code = cli_exit_of(st);
