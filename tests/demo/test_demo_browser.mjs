@@ -1,5 +1,5 @@
-// Headless Chromium loads the broker's own /demo page while a small Python
-// publisher (md_publish.py, md-feed-shaped quotes) feeds md.<SYMBOL>. The page
+// Headless Chromium loads the broker's own /demo page while tools/md-feed
+// (path in $WSB_MD_FEED) feeds md.<SYMBOL> quotes. The page
 // must show one row per symbol whose seq keeps increasing, a latency for
 // each, and - after the test presses the page's "drop connection" button -
 // the reconnect in its status (log line, reconnect counter) and rows that
@@ -17,7 +17,6 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 const requireInterop = createRequire(new URL('../interop/node/package.json', import.meta.url));
 const { chromium } = requireInterop('playwright-core');
@@ -26,8 +25,9 @@ const BROKER_URL = process.env.WSB_URL;
 if (!BROKER_URL) throw new Error('WSB_URL is not set: run through tests/lib/broker.py');
 const HTTP_URL = BROKER_URL.replace(/^ws:/, 'http:');
 const CHROMIUM = process.env.WSB_CHROMIUM || '/usr/bin/chromium';
-const PYTHON = '/usr/bin/python3';
-const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN'];
+const MD_FEED = process.env.WSB_MD_FEED;
+if (!MD_FEED) throw new Error('WSB_MD_FEED (the md-feed binary) is not set');
+const SYMBOLS = ['SYM000', 'SYM001', 'SYM002', 'SYM003']; // md-feed --symbols 4
 const WAIT_MS = 20000;
 
 async function outDir() {
@@ -63,9 +63,8 @@ async function waitForTicks(page, than, what) {
 }
 
 test('the demo page ticks, shows seq and latency, and shows a reconnect', async () => {
-  publisher = spawn(PYTHON, [fileURLToPath(new URL('md_publish.py', import.meta.url)),
-    '--url', `${BROKER_URL}/v1`, '--symbols', SYMBOLS.join(','), '--rate', '200',
-    '--duration', '90'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  publisher = spawn(MD_FEED, ['--url', `${BROKER_URL}/v1`, '--symbols', String(SYMBOLS.length),
+    '--rate', '200', '--duration', '90', '--quiet'], { stdio: ['ignore', 'inherit', 'inherit'] });
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
