@@ -18,7 +18,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from broker import Broker, broker_path  # noqa: E402
+from broker import Broker, broker_path, http_get  # noqa: E402
 
 BROKER = None
 FILES = {
@@ -26,31 +26,6 @@ FILES = {
     "/demo": ("tools/demo/index.html", "text/html"),
     "/demo.js": ("tools/demo/demo.js", "application/javascript"),
 }
-
-
-def http_get(b, target, extra=""):
-    """One request on a fresh socket: (status, {header: value}, body)."""
-    s = b.connect_raw()
-    try:
-        s.sendall(f"GET {target} HTTP/1.1\r\nHost: {b.host}:{b.port}\r\n{extra}\r\n".encode())
-        raw = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            raw += chunk
-    finally:
-        s.close()
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        raise AssertionError(f"no end of headers in {raw[:200]!r}")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return status, headers, body
 
 
 class TestStaticFiles(unittest.TestCase):
@@ -67,7 +42,7 @@ class TestStaticFiles(unittest.TestCase):
             with self.subTest(path=path):
                 with open(os.path.join(ROOT, source), "rb") as f:
                     want = f.read()
-                status, headers, body = http_get(self.broker, path)
+                status, headers, body = http_get(self.broker.host, self.broker.port, path)
                 self.assertEqual(status, 200)
                 self.assertEqual(headers["content-type"].split(";")[0], ctype)
                 self.assertIn("charset=utf-8", headers["content-type"])
@@ -75,27 +50,27 @@ class TestStaticFiles(unittest.TestCase):
                 self.assertEqual(body, want)
 
     def test_the_client_is_the_bundle_and_the_page_loads_it(self):
-        _, _, js = http_get(self.broker, "/wsbroker.js")
+        _, _, js = http_get(self.broker.host, self.broker.port, "/wsbroker.js")
         self.assertIn(b"export {", js)
         self.assertNotIn(b'from "@msgpack/msgpack"', js, "msgpack is not inlined")
-        _, _, page = http_get(self.broker, "/demo")
+        _, _, page = http_get(self.broker.host, self.broker.port, "/demo")
         self.assertIn(b'src="demo.js"', page)
-        _, _, demo = http_get(self.broker, "/demo.js")
+        _, _, demo = http_get(self.broker.host, self.broker.port, "/demo.js")
         self.assertIn(b"from './wsbroker.js'", demo)
 
     def test_query_string_is_ignored(self):
-        status, headers, _ = http_get(self.broker, "/demo?pattern=md.AAPL&url=ws://x/v1")
+        status, headers, _ = http_get(self.broker.host, self.broker.port, "/demo?pattern=md.AAPL&url=ws://x/v1")
         self.assertEqual((status, headers["content-type"].split(";")[0]), (200, "text/html"))
 
     def test_other_paths_are_404(self):
         for path in ("/demo/", "/demo.html", "/wsbroker.jsx", "/tools/js/dist/wsbroker.js"):
             with self.subTest(path=path):
-                self.assertEqual(http_get(self.broker, path)[0], 404)
+                self.assertEqual(http_get(self.broker.host, self.broker.port, path)[0], 404)
 
     def test_websocket_upgrade_to_a_page_is_refused(self):
         upgrade = ("Upgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
-        status, _, _ = http_get(self.broker, "/demo", upgrade)
+        status, _, _ = http_get(self.broker.host, self.broker.port, "/demo", upgrade)
         self.assertEqual(status, 404)
 
 

@@ -504,6 +504,35 @@ class Broker:
         self.returncode = self.proc.returncode
 
 
+def http_get(host, port, target, extra_headers="", timeout=10.0):
+    """One plain HTTP/1.1 GET on a fresh socket, read to EOF (the broker
+    closes after every plain reply): (status, headers with lower-case names,
+    body bytes). extra_headers: more header lines, each ending in CRLF.
+    Raises AssertionError when the reply has no end of headers or its
+    Content-Length disagrees with the body."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: {_url_host(host)}:{port}\r\n"
+                  f"{extra_headers}\r\n".encode())
+        raw = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        raise AssertionError(f"GET {target}: no end of headers in {raw[:200]!r}")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers and int(headers["content-length"]) != len(body):
+        raise AssertionError(f"GET {target}: Content-Length {headers['content-length']} "
+                             f"but {len(body)} bytes of body")
+    return int(lines[0].split(" ")[1]), headers, body
+
+
 def _url_host(host):
     return f"[{host}]" if ":" in host else host
 

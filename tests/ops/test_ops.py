@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-from broker import Broker, broker_path, dev_ca  # noqa: E402
+from broker import Broker, broker_path, dev_ca, http_get  # noqa: E402
 from wsbroker_client import Client  # noqa: E402
 
 BROKER = None
@@ -39,25 +39,6 @@ METRICS_RE = r"metrics on http://(\S+):(\d+) "
 
 
 # --- plain HTTP and the Prometheus text format ---------------------------------
-
-def http_get(host, port, path, timeout=10.0):
-    """GET path over a fresh socket: (status, headers, body as str)."""
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    if int(headers["Content-Length"]) != len(body):
-        raise AssertionError(f"{path}: Content-Length {headers['Content-Length']} but "
-                             f"{len(body)} bytes of body")
-    return int(lines[0].split()[1]), headers, body.decode()
-
 
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -111,13 +92,15 @@ class Scraper:
         self.count = 0
 
     def get(self, path):
+        """(status, headers, body as text)."""
         self.count += 1
-        return http_get(self.host, self.port, path)
+        status, headers, body = http_get(self.host, self.port, path)
+        return status, headers, body.decode()
 
     def metrics(self):
         status, headers, body = self.get("/metrics")
         assert status == 200, (status, body)
-        assert headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers
+        assert headers["content-type"].startswith("text/plain; version=0.0.4"), headers
         return parse_prometheus(body)[1]
 
 
@@ -268,8 +251,8 @@ class Probes(unittest.TestCase):
     def test_ops_endpoints_on_every_listener_without_metrics_listen(self):
         with Broker(BROKER, ["--workers", "2"]) as b:
             status, _, body = http_get(b.host, b.port, "/readyz")
-            self.assertEqual((status, body), (200, "ready\n"))
-            self.assertEqual(http_get(b.host, b.port, "/healthz")[:3:2], (200, "ok\n"))
+            self.assertEqual((status, body), (200, b"ready\n"))
+            self.assertEqual(http_get(b.host, b.port, "/healthz")[:3:2], (200, b"ok\n"))
             self.assertEqual(http_get(b.host, b.port, "/metrics")[0], 200)
 
     def test_metrics_listen_serves_only_probes_and_public_listeners_none(self):
