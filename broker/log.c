@@ -5,12 +5,14 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level min_level = LOG_INFO;
+/* Atomic: SIGHUP may change it while workers log. */
+static _Atomic enum log_level min_level = LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 

@@ -5,6 +5,7 @@
  *
  * The main thread does no I/O of its own after start-up: it blocks the
  * signals for every thread and takes them synchronously with sigwait().
+ * SIGHUP re-reads the configuration (reload.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,9 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
+#include "ip_limit.h"
 #include "listener.h"
 #include "log.h"
+#include "reload.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -60,9 +64,10 @@ static void drain_mailboxes(struct worker *workers, unsigned count)
     log_warn("messages still queued between workers at exit");
 }
 
-/* Takes signals until SIGINT or SIGTERM: SIGHUP reloads the TLS
- * certificate and key, leaving open connections as they are. */
-static int wait_for_stop(const sigset_t *signals, struct tls_server *tls)
+/* Takes signals until SIGINT or SIGTERM: SIGHUP reloads the configuration,
+ * the auth rules and the TLS certificate, leaving open connections as they
+ * are. */
+static int wait_for_stop(const sigset_t *signals, struct reload *reload)
 {
     for (;;) {
         int sig = 0;
@@ -70,13 +75,7 @@ static int wait_for_stop(const sigset_t *signals, struct tls_server *tls)
             continue;
         if (sig != SIGHUP)
             return sig;
-        char err[512];
-        if (tls == NULL)
-            log_info("received SIGHUP: nothing to reload");
-        else if (tls_server_reload(tls, err, sizeof(err)) != 0)
-            log_error("SIGHUP: TLS reload failed, keeping the current certificate: %s", err);
-        else
-            log_info("SIGHUP: TLS certificate and key reloaded");
+        reload_apply(reload);
     }
 }
 
@@ -111,9 +110,18 @@ int main(int argc, char **argv)
     case CONFIG_OK:
         break;
     }
+    /* The restart-only settings as configured, before port 0 and
+     * the worker count are resolved. */
+    static struct broker_config as_started;
+    as_started = cfg;
     log_set_level(cfg.log_level);
     if (cfg.workers == 0)
         cfg.workers = online_cpus();
+    struct auth_rules *auth = auth_rules_load(&cfg, err, sizeof(err));
+    if (auth == NULL) {
+        fprintf(stderr, "wsbroker: %s\n", err);
+        return 2;
+    }
 
     int *fds = calloc((size_t)cfg.workers * CONFIG_MAX_LISTENERS, sizeof(int));
     struct worker *workers = calloc(cfg.workers, sizeof(*workers));
@@ -124,7 +132,28 @@ int main(int argc, char **argv)
     static struct tls_server tls;
     if (config_has_tls(&cfg) && tls_server_init(&tls, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "wsbroker: %s\n", err);
+        auth_rules_free(auth);
+        free(workers);
+        free(fds);
         return 2;
+    }
+    if (cfg.check_config) {
+        /* Everything the files hold has been read and parsed: report, exit. */
+        if (config_has_tls(&cfg))
+            tls_server_destroy(&tls);
+        auth_rules_free(auth);
+        free(workers);
+        free(fds);
+        printf("wsbroker: configuration OK\n");
+        return 0;
+    }
+    if (auth->dev_mode)
+        log_warn("no authentication configured: every client may publish and subscribe to "
+                 "everything (development mode: loopback listeners only)");
+    static struct ip_limit ip_limit;
+    if (ip_limit_init(&ip_limit) != 0) {
+        log_error("out of memory");
+        return 1;
     }
     if (open_listeners(&cfg, cfg.workers, fds) != 0)
         return 1;
@@ -134,6 +163,11 @@ int main(int argc, char **argv)
     atomic_init(&broker.connections, 0);
     atomic_init(&broker.topics, 0);
     atomic_init(&broker.stopping, false);
+    atomic_init(&broker.cfg_next, NULL);
+    atomic_init(&broker.auth, auth);
+    broker.ip_limit = &ip_limit;
+    struct reload reload;
+    reload_init(&reload, &broker, &as_started, &cfg, argc, argv);
     if (mailboxes_init(&broker.mailboxes, cfg.workers, (unsigned)cfg.xring_entries) != 0) {
         log_error("out of memory for the worker rings");
         return 1;
@@ -163,7 +197,7 @@ int main(int argc, char **argv)
         for (unsigned l = 0; l < cfg.listener_count; l++)
             log_info("listening on %s://%s", cfg.listeners[l].tls ? "wss" : "ws",
                      cfg.listeners[l].text);
-        int sig = wait_for_stop(&signals, broker.tls);
+        int sig = wait_for_stop(&signals, &reload);
         log_info("received %s: closing connections (drain timeout %llu ms)", strsignal(sig),
                  (unsigned long long)cfg.drain_timeout_ms);
         atomic_store(&broker.stopping, true);
@@ -179,6 +213,9 @@ int main(int argc, char **argv)
     mailboxes_destroy(&broker.mailboxes);
     if (broker.tls)
         tls_server_destroy(broker.tls);
+    reload_destroy(&reload); /* the retired configs and auth rules */
+    auth_rules_free(atomic_load(&broker.auth));
+    ip_limit_destroy(&ip_limit);
     free(workers);
     free(fds);
     if (started != cfg.workers)
