@@ -507,6 +507,69 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
             self.assertEqual((await sub.expect("msg", topic="md.A"))["data"], 2)
 
 
+def stalled_subscriber(broker, topic):
+    """A bare socket with a small receive buffer, subscribed to topic with no
+    policy named, that then stops reading. Returns the socket."""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(RECV_TIMEOUT_S)
+    s.connect((broker.host, broker.port))
+    s.sendall(b"GET /v1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    for env in ({"op": "hello", "v": 1}, {"op": "sub", "topic": topic, "id": 1}):
+        body = pack(env)
+        assert len(body) < 126
+        s.sendall(bytes([0x82, 0x80 | len(body)]) + b"\0\0\0\0" + body)  # zero mask
+    data = b""
+    while b"subscribed" not in data:
+        chunk = s.recv(4096)
+        assert chunk, "broker closed the stalled subscriber early"
+        data += chunk
+    return s
+
+
+def read_all(s, quiet_s=1.0, limit_s=20.0):
+    """Everything the socket receives until it is quiet or closed (bounded)."""
+    s.settimeout(quiet_s)
+    data, deadline = b"", time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(1 << 20)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class PolicyRuleTest(unittest.IsolatedAsyncioTestCase):
+    """`policy = PATTERN disconnect` applies to subscriptions naming none."""
+
+    @bounded(90)
+    async def test_configured_default_policy(self):
+        with start_broker(BROKER, ["--workers", "2", "--policy", "slow.> disconnect",
+                                   "--slow-consumer-bytes", "4096"]) as b:
+            slow = await asyncio.to_thread(stalled_subscriber, b, "slow.x")
+            other = await asyncio.to_thread(stalled_subscriber, b, "other.x")
+            p = await V1.open(b)
+            blob = "x" * 8192
+            for i in range(600):  # ~5 MB per topic: far past any socket buffer
+                await p.send({"op": "pub", "topic": "slow.x", "data": blob})
+                await p.send({"op": "pub", "topic": "other.x", "data": blob})
+            await p.send({"op": "ping", "id": 1})
+            await p.expect("pong", id=1)
+            close_1008 = b"\x03\xf0slow consumer"
+            got = await asyncio.to_thread(read_all, slow)
+            self.assertTrue(close_1008 in got, "the 'slow.>' subscriber was not disconnected")
+            got = await asyncio.to_thread(read_all, other)
+            self.assertFalse(close_1008 in got, "the default policy (drop) disconnected")
+            self.assertTrue(b"\xa3gap" in got, "the drop policy sent no gap")
+            slow.close()
+            other.close()
+
+
 class ConfigErrorTest(unittest.TestCase):
     """Each bad setting: non-zero exit and a message naming the option."""
 
