@@ -493,8 +493,8 @@ static void *worker_run(void *arg)
         if (w->stopping && w->conns == NULL)
             break;
     }
-    if (w->broker->tls)
-        tls_thread_cleanup();
+    /* wolfCrypt's per-thread ECC cache: TLS handshakes and ES256 tokens. */
+    tls_thread_cleanup();
     return NULL;
 }
 

@@ -164,17 +164,17 @@ class V1:
         return env
 
     async def sub(self, topic):
-        """Subscribes; returns the first answer (subscribed or error), after
-        reading every answer up to a ping's pong (a pattern may bring one
-        `subscribed` per matching topic)."""
+        """Subscribes; returns the decisive answer: an error, or the
+        `subscribed` that completes it (for a pattern, the one without
+        `match`, after one per matching topic)."""
         rid, self.next_id = self.next_id, self.next_id + 1
         await self.send({"op": "sub", "topic": topic, "id": rid})
-        await self.send({"op": "ping", "id": rid})
-        first = await self.recv()
-        env = first
-        while env.get("op") != "pong":
+        pattern = any(t in ("*", ">") for t in topic.split("."))
+        while True:
             env = await self.recv()
-        return first
+            if env.get("op") == "error" or (env.get("op") == "subscribed" and
+                                             (not pattern or "match" not in env)):
+                return env
 
     async def pub(self, topic, data, confirm=True):
         rid, self.next_id = self.next_id, self.next_id + 1
