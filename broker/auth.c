@@ -49,8 +49,8 @@ static int load_hs256(struct auth_rules *r, const char *path, char *err, size_t 
     while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
         len--; /* a trailing newline is not part of the secret */
     if (len < HS256_MIN_SECRET) {
-        snprintf(err, err_len, "--jwt-hs256-secret: '%s' holds %zu bytes; at least %d needed",
-                 path, len, HS256_MIN_SECRET);
+        snprintf(err, err_len, "--jwt-hs256-secret: '%s' holds %zu bytes; at least %d needed", path,
+                 len, HS256_MIN_SECRET);
         free(secret);
         return -1;
     }

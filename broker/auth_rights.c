@@ -18,8 +18,7 @@ const struct auth_rights auth_rights_read = {
     .is_static = true, .pub_count = 0, .sub_count = 1, .pub = NULL, .sub = everything};
 
 struct auth_rights *auth_rights_build(const struct ws_str *pub, unsigned pub_count,
-                                      const struct ws_str *sub, unsigned sub_count,
-                                      int64_t expires)
+                                      const struct ws_str *sub, unsigned sub_count, int64_t expires)
 {
     size_t text = 0;
     for (unsigned i = 0; i < pub_count; i++)

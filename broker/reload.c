@@ -122,9 +122,9 @@ void reload_apply(struct reload *r)
     log_info("SIGHUP: configuration reloaded (auth rules: %u static tokens%s%s; anonymous %s)",
              auth->tokens.count, auth->hs256_secret ? ", HS256 key" : "",
              auth->es256 ? ", ES256 key" : "",
-             auth->dev_mode                           ? "everything (development mode)"
+             auth->dev_mode                      ? "everything (development mode)"
              : next->anonymous == ANONYMOUS_READ ? "read"
-                                                      : "off");
+                                                 : "off");
 }
 
 void reload_destroy(struct reload *r)

@@ -119,8 +119,8 @@ static void session_count_error(struct session *s)
 }
 
 /* Sends an error envelope without counting it as abuse. */
-static void session_send_error(struct session *s, enum wsb_err code, const char *text,
-                               bool has_id, uint64_t id, struct ws_str op)
+static void session_send_error(struct session *s, enum wsb_err code, const char *text, bool has_id,
+                               uint64_t id, struct ws_str op)
 {
     SEND_ENVELOPE(s, strlen(text) + op.len, wsb_encode_error, code, text, has_id, id, op);
     log_debug("session %016" PRIx64 ": error %d (%s): %s", s->id, (int)code, wsb_err_name(code),

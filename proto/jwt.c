@@ -121,8 +121,8 @@ static bool read_date(const struct json_token *t, int64_t *out)
 
 /* Reads an array of strings into list; escaped strings are decoded into
  * jwt->text starting at *text_used. */
-static int read_grants(struct json_reader *r, struct jwt *jwt, struct ws_str *list,
-                       unsigned *count, size_t *text_used, const char **why)
+static int read_grants(struct json_reader *r, struct jwt *jwt, struct ws_str *list, unsigned *count,
+                       size_t *text_used, const char **why)
 {
     struct json_token t;
     while (json_next(r, &t) == JSON_STRING) {
@@ -132,8 +132,8 @@ static int read_grants(struct json_reader *r, struct jwt *jwt, struct ws_str *li
         }
         struct ws_str s = t.raw;
         if (t.escaped) {
-            size_t n = json_string_decode(t.raw, jwt->text + *text_used,
-                                          sizeof(jwt->text) - *text_used);
+            size_t n =
+                json_string_decode(t.raw, jwt->text + *text_used, sizeof(jwt->text) - *text_used);
             if (n == SIZE_MAX) {
                 *why = "token claims too long";
                 return -1;
@@ -268,8 +268,7 @@ static int es256_key_load(const struct jwt_es256_key *key, ecc_key *out)
     return 0;
 }
 
-int jwt_es256_key_from_pem(const char *pem, size_t len, struct jwt_es256_key *key,
-                           const char **why)
+int jwt_es256_key_from_pem(const char *pem, size_t len, struct jwt_es256_key *key, const char **why)
 {
     int n = wc_PubKeyPemToDer((const unsigned char *)pem, (int)len, key->der, sizeof(key->der));
     if (n <= 0) {
@@ -291,8 +290,8 @@ bool jwt_verify_es256(const struct jwt *jwt, const struct jwt_es256_key *key)
     if (jwt->alg != JWT_ALG_ES256 || jwt->sig_len != 64)
         return false;
     uint8_t hash[WC_SHA256_DIGEST_SIZE];
-    if (wc_Sha256Hash((const byte *)jwt->signing_input.ptr, (word32)jwt->signing_input.len,
-                      hash) != 0)
+    if (wc_Sha256Hash((const byte *)jwt->signing_input.ptr, (word32)jwt->signing_input.len, hash) !=
+        0)
         return false;
     uint8_t der[80];
     word32 der_len = sizeof(der);

@@ -53,8 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (unsigned i = 0; i < jwt.claims.pub_count + jwt.claims.sub_count; i++) {
             struct ws_str g = i < jwt.claims.pub_count ? jwt.claims.pub[i]
                                                        : jwt.claims.sub[i - jwt.claims.pub_count];
-            CHECK(inside(g, jwt.payload, jwt.payload_len) ||
-                  inside(g, jwt.text, sizeof(jwt.text)));
+            CHECK(inside(g, jwt.payload, jwt.payload_len) || inside(g, jwt.text, sizeof(jwt.text)));
         }
         static const uint8_t secret[] = "fuzz-secret-of-at-least-32-bytes!!";
         bool hs = jwt_verify_hs256(&jwt, secret, sizeof(secret) - 1);

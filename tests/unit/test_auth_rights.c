@@ -32,18 +32,18 @@ static void test_pattern_covers(void **state)
 {
     (void)state;
     static const struct cover_case cases[] = {
-        {">", "a", true},           {">", "a.b.c", true},       {">", "*", true},
-        {">", ">", true},           {">", "*.>", true},         {"md.>", "md.a", true},
-        {"md.>", "md.*", true},     {"md.>", "md.>", true},     {"md.>", "md.*.x", true},
-        {"md.>", "md", false},      {"md.>", ">", false},       {"md.>", "*.a", false},
-        {"md.*", "md.a", true},     {"md.*", "md.*", true},     {"md.*", "md.>", false},
-        {"md.*", "md.a.b", false},  {"md.*", "md", false},      {"md.a", "md.a", true},
-        {"md.a", "md.*", false},    {"md.a", "md.b", false},    {"md.a", "md.a.b", false},
-        {"*.a", "x.a", true},       {"*.a", "*.a", true},       {"*.a", "*.*", false},
-        {"*.>", "a.b", true},       {"*.>", "a", false},        {"*.>", "*.>", true},
-        {"a.*.c", "a.b.c", true},   {"a.*.c", "a.*.c", true},   {"a.*.c", "a.>", false},
-        {"a.>", "a.*.>", true},     {"a.*.>", "a.>", false},    {"ab", "a", false},
-        {"a", "ab", false},         {"md.AAPL", "md.AAPL", true},
+        {">", "a", true},          {">", "a.b.c", true},         {">", "*", true},
+        {">", ">", true},          {">", "*.>", true},           {"md.>", "md.a", true},
+        {"md.>", "md.*", true},    {"md.>", "md.>", true},       {"md.>", "md.*.x", true},
+        {"md.>", "md", false},     {"md.>", ">", false},         {"md.>", "*.a", false},
+        {"md.*", "md.a", true},    {"md.*", "md.*", true},       {"md.*", "md.>", false},
+        {"md.*", "md.a.b", false}, {"md.*", "md", false},        {"md.a", "md.a", true},
+        {"md.a", "md.*", false},   {"md.a", "md.b", false},      {"md.a", "md.a.b", false},
+        {"*.a", "x.a", true},      {"*.a", "*.a", true},         {"*.a", "*.*", false},
+        {"*.>", "a.b", true},      {"*.>", "a", false},          {"*.>", "*.>", true},
+        {"a.*.c", "a.b.c", true},  {"a.*.c", "a.*.c", true},     {"a.*.c", "a.>", false},
+        {"a.>", "a.*.>", true},    {"a.*.>", "a.>", false},      {"ab", "a", false},
+        {"a", "ab", false},        {"md.AAPL", "md.AAPL", true},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bool got = topic_pattern_covers(str_of(cases[i].outer), str_of(cases[i].inner));

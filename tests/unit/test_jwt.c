@@ -159,12 +159,11 @@ static void test_es256_key_errors(void **state)
     assert_int_equal(jwt_es256_key_from_pem("hello", 5, &key, &why), -1);
     assert_non_null(strstr(why, "PEM public key"));
     /* a P-384 key (openssl ecparam -name secp384r1 -genkey | openssl ec -pubout) */
-    static const char p384[] =
-        "-----BEGIN PUBLIC KEY-----\n"
-        "MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAELfaTSsCN84d7dBFh1fV2pBLeoVYfLV1N\n"
-        "K6UKF6yRLHeLPeyRYCDTDgMqo4HoUKMjSXy7Bhk4usbon/c/rDh5oAOQAckoS8aP\n"
-        "E2+8kM44JMsfHdiLxvKyM/lL5WNgLOK8\n"
-        "-----END PUBLIC KEY-----\n";
+    static const char p384[] = "-----BEGIN PUBLIC KEY-----\n"
+                               "MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAELfaTSsCN84d7dBFh1fV2pBLeoVYfLV1N\n"
+                               "K6UKF6yRLHeLPeyRYCDTDgMqo4HoUKMjSXy7Bhk4usbon/c/rDh5oAOQAckoS8aP\n"
+                               "E2+8kM44JMsfHdiLxvKyM/lL5WNgLOK8\n"
+                               "-----END PUBLIC KEY-----\n";
     assert_int_equal(jwt_es256_key_from_pem(p384, strlen(p384), &key, &why), -1);
     assert_string_equal(why, "not an EC P-256 (prime256v1) public key");
 }
