@@ -505,6 +505,12 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
                                               r"unknown setting 'bogus-setting'", 10))
             self.assertEqual((await (await V1.open(b, "new")).pub("md.A", 2))["op"], "confirm")
             self.assertEqual((await sub.expect("msg", topic="md.A"))["data"], 2)
+            # Closed before the broker stops: a subscriber still attached at
+            # SIGTERM can leak its session (a shutdown race outside auth,
+            # reported separately), which would fail this test for the wrong reason.
+            await sub.close()
+            await pub.close()
+            await asyncio.sleep(0.2)
 
 
 def stalled_subscriber(broker, topic):
