@@ -123,6 +123,8 @@ class Refused(Exception):
 class V1:
     """A /v1 connection driven by hand."""
 
+    opened = []  # every connection, closed by Running before its broker stops
+
     def __init__(self, ws):
         self.ws = ws
         self.next_id = 1
@@ -141,6 +143,7 @@ class V1:
         except websockets.exceptions.InvalidStatusCode as e:
             raise Refused(e.status_code, "") from e
         self = cls(ws)
+        cls.opened.append(self)
         if hello:
             env = {"op": "hello", "v": 1}
             if hello_token is not None:
@@ -196,6 +199,30 @@ class V1:
         await self.ws.close()
 
 
+class Running:
+    """`async with Running(broker)`: closes every V1 connection opened inside
+    before the broker is stopped (and checked). A subscriber still attached
+    at SIGTERM can leak its session on main too (a shutdown race outside
+    auth); these tests are not about that."""
+
+    def __init__(self, broker):
+        self.broker = broker
+
+    async def __aenter__(self):
+        V1.opened = []
+        return self.broker
+
+    async def __aexit__(self, exc_type, exc, tb):
+        for c in V1.opened:
+            try:
+                await asyncio.wait_for(c.ws.close(), 5)
+            except Exception:
+                pass
+        V1.opened = []
+        await asyncio.sleep(0.2)
+        return self.broker.__exit__(exc_type, exc, tb)
+
+
 def http_refusal(broker, headers):
     """Sends an upgrade by hand; returns (status, body) of the refusal."""
     import socket
@@ -236,15 +263,15 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
                     "nothing\n")
 
     def broker(self, *args):
-        return start_broker(BROKER, ["--workers", "2", "--auth-tokens", self.tokens,
+        return Running(start_broker(BROKER, ["--workers", "2", "--auth-tokens", self.tokens,
                                      "--jwt-hs256-secret", self.secret,
-                                     "--jwt-es256-key", self.ec.pub, *args])
+                                     "--jwt-es256-key", self.ec.pub, *args]))
 
     # token file: every permission kind
 
     @bounded(30)
     async def test_publish_allowed_and_denied(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             c = await V1.open(b, "pub-md")
             self.assertEqual((await c.pub("md.AAPL", 1))["op"], "confirm")
             r = await c.pub("news.x", 1)
@@ -257,7 +284,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(30)
     async def test_subscribe_exact_and_pattern(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             c = await V1.open(b, "sub-news")
             for topic, ok in [("news.eu", True), ("news.*", True), ("md.AAPL", True),
                               ("news.eu.x", False), ("news.>", False), ("md.*", False),
@@ -276,14 +303,14 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(30)
     async def test_replay_needs_subscribe_right(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             c = await V1.open(b, "sub-news")
             await c.send({"op": "replay", "topic": "md.MSFT", "from": 1, "id": 9})
             await c.expect("error", code=NOT_PERMITTED, ref=9)
 
     @bounded(30)
     async def test_token_with_no_rights(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             c = await V1.open(b, "nothing")
             self.assertEqual((await c.sub("md.AAPL")).get("code"), NOT_PERMITTED)
             self.assertEqual((await c.pub("md.AAPL", 1)).get("code"), NOT_PERMITTED)
@@ -292,7 +319,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(30)
     async def test_anonymous_off_by_default(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             c = await V1.open(b, hello=False)
             await c.send({"op": "hello", "v": 1})
             await c.expect("error", code=AUTH_FAILED)
@@ -300,14 +327,14 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(30)
     async def test_anonymous_read(self):
-        with self.broker("--anonymous", "read") as b:
+        async with self.broker("--anonymous", "read") as b:
             c = await V1.open(b)
             self.assertEqual((await c.sub("anything.at.all"))["op"], "subscribed")
             self.assertEqual((await c.pub("md.AAPL", 1)).get("code"), NOT_PERMITTED)
 
     @bounded(30)
     async def test_development_mode(self):
-        with start_broker(BROKER, ["--workers", "1"]) as b:
+        async with Running(start_broker(BROKER, ["--workers", "1"])) as b:
             self.assertTrue(b.wait_for_stderr("no authentication configured", 5))
             c = await V1.open(b, "ignored-token")
             self.assertEqual((await c.pub("x.y", 1))["op"], "confirm")
@@ -316,7 +343,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(30)
     async def test_token_sources(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             for via in ("header", "query"):
                 c = await V1.open(b, "pub-md", via=via)
                 self.assertEqual((await c.pub("md.X", 1))["op"], "confirm", via)
@@ -328,7 +355,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(30)
     async def test_bad_handshake_token_is_401(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             for via in ("header", "query"):
                 with self.assertRaises(Refused) as cm:
                     await V1.open(b, "no-such-token", via=via)
@@ -342,7 +369,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(30)
     async def test_bad_hello_token_closes_1008(self):
-        with self.broker() as b:
+        async with self.broker() as b:
             c = await V1.open(b, hello=False)
             await c.send({"op": "hello", "v": 1, "token": "no-such-token"})
             e = await c.expect("error", code=AUTH_FAILED)
@@ -357,7 +384,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
         claims = {"sub": "user-7", "exp": now + 600, "pub": ["md.>"], "sub_": 1,
                   "iat": now}
         claims_grants = dict(claims, sub=["md.*"])
-        with self.broker() as b:
+        async with self.broker() as b:
             for token in (hs256(claims_grants), self.ec.sign(claims_grants)):
                 c = await V1.open(b, token)
                 self.assertEqual((await c.pub("md.X.Y", 1))["op"], "confirm")
@@ -391,7 +418,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
             (hs256({"pub": ["md..x"]}), "token grants an invalid topic pattern"),
             ("a.b.c", None),
         ]
-        with self.broker() as b:
+        async with self.broker() as b:
             for token, reason in cases:
                 status, _, body = await asyncio.to_thread(
                     http_refusal, b, {"Authorization": f"Bearer {token}"})
@@ -408,7 +435,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
     @bounded(60)
     async def test_only_configured_algorithms(self):
         now = int(time.time())
-        with start_broker(BROKER, ["--jwt-hs256-secret", self.secret]) as b:
+        async with Running(start_broker(BROKER, ["--jwt-hs256-secret", self.secret])) as b:
             status, _, body = await asyncio.to_thread(
                 http_refusal, b, {"Authorization": f"Bearer {self.ec.sign({'exp': now + 60})}"})
             self.assertEqual((status, body), (401, "token algorithm has no configured key"))
@@ -416,7 +443,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
     @bounded(30)
     async def test_token_expiry_closes_open_connection(self):
         exp = int(time.time()) + 2
-        with self.broker() as b:
+        async with self.broker() as b:
             c = await V1.open(b, hs256({"exp": exp, "sub": ["md.>"]}))
             self.assertEqual((await c.sub("md.X"))["op"], "subscribed")
             code, reason = await c.closed()
@@ -427,7 +454,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(60)
     async def test_publish_rate_limit(self):
-        with self.broker("--publish-rate", "5", "--publish-burst", "5") as b:
+        async with self.broker("--publish-rate", "5", "--publish-burst", "5") as b:
             c = await V1.open(b, "pub-md")
             for i in range(30):
                 await c.send({"op": "pub", "topic": "md.R", "data": i, "id": i + 1,
@@ -449,7 +476,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(60)
     async def test_connections_per_ip(self):
-        with self.broker("--max-connections-per-ip", "3", "--anonymous", "read") as b:
+        async with self.broker("--max-connections-per-ip", "3", "--anonymous", "read") as b:
             conns = [await V1.open(b) for _ in range(3)]
             with self.assertRaises(Refused) as cm:
                 await V1.open(b)
@@ -478,7 +505,7 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
             f.write("old pub=md.> sub=md.>\n")
         with open(conf, "w") as f:
             f.write(f"auth-tokens = {tokens}\nworkers = 2\n")
-        with start_broker(BROKER, ["--config", conf]) as b:
+        async with Running(start_broker(BROKER, ["--config", conf])) as b:
             sub = await V1.open(b, "old")
             self.assertEqual((await sub.sub("md.A"))["op"], "subscribed")
             with open(tokens, "w") as f:
@@ -505,12 +532,6 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
                                               r"unknown setting 'bogus-setting'", 10))
             self.assertEqual((await (await V1.open(b, "new")).pub("md.A", 2))["op"], "confirm")
             self.assertEqual((await sub.expect("msg", topic="md.A"))["data"], 2)
-            # Closed before the broker stops: a subscriber still attached at
-            # SIGTERM can leak its session (a shutdown race outside auth,
-            # reported separately), which would fail this test for the wrong reason.
-            await sub.close()
-            await pub.close()
-            await asyncio.sleep(0.2)
 
 
 def stalled_subscriber(broker, topic):
@@ -555,8 +576,9 @@ class PolicyRuleTest(unittest.IsolatedAsyncioTestCase):
 
     @bounded(90)
     async def test_configured_default_policy(self):
-        with start_broker(BROKER, ["--workers", "2", "--policy", "slow.> disconnect",
-                                   "--slow-consumer-bytes", "4096"]) as b:
+        async with Running(start_broker(BROKER, ["--workers", "2", "--policy",
+                                                 "slow.> disconnect",
+                                                 "--slow-consumer-bytes", "4096"])) as b:
             slow = await asyncio.to_thread(stalled_subscriber, b, "slow.x")
             other = await asyncio.to_thread(stalled_subscriber, b, "other.x")
             p = await V1.open(b)
