@@ -29,6 +29,8 @@ enum option_kind {
     OPT_LISTEN,
     OPT_LEVEL,
     OPT_RETENTION,
+    OPT_POLICY,
+    OPT_ANONYMOUS,
     OPT_CONFIG,
     OPT_HELP,
     OPT_METRICS_LISTEN,
@@ -125,6 +127,28 @@ static const struct option_spec options[] = {
      "drop to this user after binding listeners and reading certificates"},
     {"group", OPT_STRING, FIELD(group), 0, sizeof(((struct broker_config *)0)->group), "NAME",
      "with --user: drop to this group (default: the user's primary group)"},
+    {"policy", OPT_POLICY, 0, 0, 0, "'PATTERN drop|conflate|disconnect'",
+     "slow-consumer policy of subscriptions covered by PATTERN that name none; repeatable, "
+     "first match wins (default drop)"},
+    {"auth-tokens", OPT_STRING, FIELD(auth_tokens), 0,
+     sizeof(((struct broker_config *)0)->auth_tokens), "FILE",
+     "static tokens and their rights, one per line (reloaded on SIGHUP)"},
+    {"jwt-hs256-secret", OPT_STRING, FIELD(jwt_hs256_secret), 0,
+     sizeof(((struct broker_config *)0)->jwt_hs256_secret), "FILE",
+     "accept JWTs signed with HS256 and the secret in FILE (reloaded on SIGHUP)"},
+    {"jwt-es256-key", OPT_STRING, FIELD(jwt_es256_key), 0,
+     sizeof(((struct broker_config *)0)->jwt_es256_key), "FILE",
+     "accept JWTs signed with ES256 by the P-256 public key in FILE (PEM; reloaded on SIGHUP)"},
+    {"anonymous", OPT_ANONYMOUS, FIELD(anonymous), 0, 0, "off|read",
+     "what clients without a token may do: nothing, or subscribe (default off)"},
+    {"max-connections-per-ip", OPT_UINT, FIELD(max_connections_per_ip), 0, 10000000, "N",
+     "open connections from one IP address; over it: HTTP 429 (default 0: no limit)"},
+    {"publish-rate", OPT_UINT, FIELD(publish_rate), 0, 100000000, "N",
+     "publishes per second per connection; over it: error 17 (default 0: no limit)"},
+    {"publish-burst", OPT_UINT, FIELD(publish_burst), 0, 100000000, "N",
+     "publishes a connection may send at once above publish-rate (default 0: publish-rate)"},
+    {"check-config", OPT_FLAG, FIELD(check_config), 0, 1, NULL,
+     "check the configuration and the files it names, then exit (0: valid)"},
     {"help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit"},
 };
 
@@ -298,6 +322,73 @@ const struct retention_rule *config_retention_for(const struct broker_config *cf
     return &default_retention;
 }
 
+static const char *const policy_names[] = {"drop", "disconnect", "conflate"};
+
+/* Parses "PATTERN drop|conflate|disconnect". */
+static int parse_policy(const char *text, struct policy_rule *rule, char *why, size_t len)
+{
+    char pattern[256], name[32], extra[2];
+    int n = sscanf(text, "%255s %31s %1s", pattern, name, extra);
+    if (n < 1 || topic_classify((struct ws_str){pattern, strlen(pattern)}) == TOPIC_INVALID) {
+        snprintf(why, len, "expected a topic pattern first");
+        return -1;
+    }
+    if (n != 2) {
+        snprintf(why, len, "expected 'PATTERN drop|conflate|disconnect'");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++) {
+        if (strcmp(name, policy_names[i]) == 0) {
+            snprintf(rule->pattern, sizeof(rule->pattern), "%s", pattern);
+            rule->policy = (enum wsb_policy)i;
+            return 0;
+        }
+    }
+    snprintf(why, len, "unknown policy '%s' (drop, conflate or disconnect)", name);
+    return -1;
+}
+
+enum wsb_policy config_policy_for(const struct broker_config *cfg, struct ws_str topic)
+{
+    for (unsigned i = 0; i < cfg->policy_count; i++) {
+        const struct policy_rule *r = &cfg->policies[i];
+        if (topic_pattern_covers((struct ws_str){r->pattern, strlen(r->pattern)}, topic))
+            return r->policy;
+    }
+    return WSB_POLICY_DROP;
+}
+
+bool config_has_auth(const struct broker_config *cfg)
+{
+    return cfg->auth_tokens[0] || cfg->jwt_hs256_secret[0] || cfg->jwt_es256_key[0];
+}
+
+static bool listen_addr_is_loopback(const struct listen_addr *l)
+{
+    if (l->addr.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&l->addr;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)&l->addr)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6))
+        return a6->s6_addr[12] == 127;
+    return IN6_IS_ADDR_LOOPBACK(a6);
+}
+
+bool config_loopback_only(const struct broker_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->listener_count; i++) {
+        if (!listen_addr_is_loopback(&cfg->listeners[i]))
+            return false;
+    }
+    return true;
+}
+
+bool config_dev_mode(const struct broker_config *cfg)
+{
+    return !config_has_auth(cfg) && cfg->anonymous == ANONYMOUS_UNSET && config_loopback_only(cfg);
+}
+
 /* Where a value came from, for error messages: a flag or a file line. */
 struct origin {
     const char *file; /* NULL for the command line */
@@ -412,6 +503,27 @@ static int option_apply(struct broker_config *cfg, const struct option_spec *opt
             snprintf(err, err_len, "%s: invalid value '%s' (expected text or json)", where, value);
             return -1;
         }
+        return 0;
+    case OPT_POLICY: {
+        if (cfg->policy_count == CONFIG_MAX_POLICY_RULES) {
+            snprintf(err, err_len, "%s: too many rules (at most %d)", where,
+                     CONFIG_MAX_POLICY_RULES);
+            return -1;
+        }
+        char why[160];
+        if (parse_policy(value, &cfg->policies[cfg->policy_count], why, sizeof(why))) {
+            snprintf(err, err_len, "%s: invalid value '%s': %s", where, value, why);
+            return -1;
+        }
+        cfg->policy_count++;
+        return 0;
+    }
+    case OPT_ANONYMOUS:
+        if (strcmp(value, "off") != 0 && strcmp(value, "read") != 0) {
+            snprintf(err, err_len, "%s: invalid value '%s' (expected off or read)", where, value);
+            return -1;
+        }
+        cfg->anonymous = strcmp(value, "off") == 0 ? ANONYMOUS_OFF : ANONYMOUS_READ;
         return 0;
     case OPT_CONFIG:
     case OPT_HELP:
@@ -568,6 +680,23 @@ enum config_result config_parse_args(struct broker_config *cfg, int argc, char *
         snprintf(err, err_len,
                  "--recv-buffers: invalid value '%" PRIu64 "' (must be a power of two)",
                  cfg->recv_buffer_count);
+        return CONFIG_ERROR;
+    }
+    if (!config_has_auth(cfg) && cfg->anonymous == ANONYMOUS_UNSET && !config_loopback_only(cfg)) {
+        snprintf(err, err_len,
+                 "--anonymous: a listener is not on a loopback address and no authentication "
+                 "is configured; set --auth-tokens, --jwt-hs256-secret or --jwt-es256-key, or "
+                 "--anonymous read (subscribe only) or off");
+        return CONFIG_ERROR;
+    }
+    if (!config_has_auth(cfg) && cfg->anonymous == ANONYMOUS_OFF) {
+        snprintf(err, err_len,
+                 "--anonymous: 'off' with no authentication method configured would refuse "
+                 "every client; set --auth-tokens, --jwt-hs256-secret or --jwt-es256-key");
+        return CONFIG_ERROR;
+    }
+    if (cfg->publish_burst != 0 && cfg->publish_rate == 0) {
+        snprintf(err, err_len, "--publish-burst: needs --publish-rate");
         return CONFIG_ERROR;
     }
     if (cfg->send_queue_bytes < cfg->max_message + SEND_QUEUE_SLACK) {

@@ -13,10 +13,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "envelope.h"
 #include "log.h"
 
 #define CONFIG_MAX_LISTENERS       16
 #define CONFIG_MAX_RETENTION_RULES 64
+#define CONFIG_MAX_POLICY_RULES    64
 
 /* How much of a topic's log is kept, for topics matching pattern. */
 struct retention_rule {
@@ -24,6 +26,19 @@ struct retention_rule {
     uint64_t messages; /* 0: no count limit */
     uint64_t bytes;    /* 0: no byte limit */
     uint64_t age_ms;   /* 0: no age limit */
+};
+
+/* The slow-consumer policy of subscriptions that do not name one. */
+struct policy_rule {
+    char pattern[256];
+    enum wsb_policy policy;
+};
+
+/* Who may do what without a token (docs/configuration.md, "Authentication"). */
+enum anonymous_access {
+    ANONYMOUS_UNSET, /* not configured: "off", or everything in development mode */
+    ANONYMOUS_OFF,   /* a token is required */
+    ANONYMOUS_READ,  /* subscribe and replay, no publish */
 };
 
 struct listen_addr {
@@ -78,6 +93,23 @@ struct broker_config {
     uint64_t stall_timeout_ms; /* /healthz: a worker loop silent this long is stalled */
     char user[64];             /* drop to this user after binding (empty: stay) */
     char group[64];            /* and this group (empty: the user's) */
+
+    /* slow-consumer policy per topic pattern, first match wins; else drop */
+    struct policy_rule policies[CONFIG_MAX_POLICY_RULES];
+    unsigned policy_count;
+
+    /* authentication and authorisation (broker/auth.h) */
+    char auth_tokens[256];      /* static token file; empty: none */
+    char jwt_hs256_secret[256]; /* file holding the HS256 secret; empty: none */
+    char jwt_es256_key[256];    /* PEM public key (P-256) for ES256; empty: none */
+    enum anonymous_access anonymous;
+
+    /* abuse limits */
+    uint64_t max_connections_per_ip; /* 0: no limit */
+    uint64_t publish_rate;           /* publishes per second per connection; 0: no limit */
+    uint64_t publish_burst;          /* bucket size; 0: the same as publish_rate */
+
+    bool check_config; /* --check-config: validate, report, exit */
 };
 
 enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };
@@ -98,6 +130,20 @@ bool config_has_tls(const struct broker_config *cfg);
 int config_parse_listen(const char *text, struct listen_addr *out, char *err, size_t err_len);
 
 void config_print_help(const char *prog);
+
+/* True when some authentication method (token file, JWT key) is set. */
+bool config_has_auth(const struct broker_config *cfg);
+
+/* True when every listener is on a loopback address. */
+bool config_loopback_only(const struct broker_config *cfg);
+
+/* Development mode: no auth method, anonymous unset, loopback listeners only:
+ * every client may do everything. */
+bool config_dev_mode(const struct broker_config *cfg);
+
+/* The default policy for a subscription to topic (or pattern): the first
+ * rule whose pattern covers it (topic_pattern_covers), else drop. */
+enum wsb_policy config_policy_for(const struct broker_config *cfg, struct ws_str topic);
 
 /* The retention rule for a topic: the first configured pattern it matches. */
 const struct retention_rule *config_retention_for(const struct broker_config *cfg,

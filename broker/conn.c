@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "tls.h"
 #include "worker.h"
@@ -68,6 +69,7 @@ void conn_free(struct conn *c)
     send_queue_destroy(&c->sendq);
     send_queue_destroy(&c->tls_plain);
     tls_conn_free(c);
+    auth_rights_free(c->rights); /* a route that opened took it (NULL) */
     free(c->rx);
     free(c->msg);
     free(c);
@@ -423,6 +425,56 @@ static void conn_rx_consume(struct conn *c, size_t n)
     c->rx_len -= n;
 }
 
+/* Over max-connections-per-ip: refused, and logged at most once a second
+ * per worker with a running count. */
+static bool conn_over_ip_limit(struct conn *c, const struct broker_config *cfg)
+{
+    if (cfg->max_connections_per_ip == 0 || c->peer_connections <= cfg->max_connections_per_ip)
+        return false;
+    struct worker *w = c->worker;
+    w->ip_refusals++;
+    if (w->now_ms - w->ip_refusal_logged_ms >= 1000 || w->ip_refusal_logged_ms == 0) {
+        char who[64];
+        ip_format(&c->peer, who, sizeof(who));
+        log_warn("worker %u: refused %s: over max-connections-per-ip %llu (%llu refusals so far "
+                 "on this worker)",
+                 w->id, who, (unsigned long long)cfg->max_connections_per_ip,
+                 (unsigned long long)w->ip_refusals);
+        w->ip_refusal_logged_ms = w->now_ms ? w->now_ms : 1;
+    }
+    return true;
+}
+
+/*
+ * The rights the upgrade request's token grants (or, with no token, what
+ * anonymous clients may do), kept in c->rights for the route. A token that
+ * is present but invalid, expired or not yet valid is refused with 401 and
+ * the reason. Returns 0, or -1 when the connection was refused.
+ */
+static int conn_authenticate(struct conn *c, const struct ws_handshake_request *req)
+{
+    const struct auth_rules *rules = atomic_load(&c->worker->broker->auth);
+    char buf[JWT_MAX_TOKEN];
+    struct ws_str token;
+    const char *why = NULL;
+    int found = auth_token_from_request(req, buf, sizeof(buf), &token, &why);
+    if (found < 0) {
+        conn_refuse(c, 401, why);
+        return -1;
+    }
+    if (rules == NULL || found == 0) {
+        c->rights = rules ? auth_anonymous_rights(rules) : &auth_rights_all;
+        return 0;
+    }
+    c->rights = auth_authenticate(rules, token, auth_now(), &why);
+    if (c->rights == NULL) {
+        log_debug("fd %d: handshake token refused: %s", c->fd, why);
+        conn_refuse(c, strcmp(why, "out of memory") == 0 ? 503 : 401, why);
+        return -1;
+    }
+    return 0;
+}
+
 static void conn_on_handshake_bytes(struct conn *c)
 {
     const struct broker_config *cfg = c->worker->cfg;
@@ -455,6 +507,10 @@ static void conn_on_handshake_bytes(struct conn *c)
         conn_refuse(c, 503, "connection limit reached");
         return;
     }
+    if (conn_over_ip_limit(c, cfg)) {
+        conn_refuse(c, 429, "too many connections from this address");
+        return;
+    }
     const struct route *route =
         http_route_serves_websocket(c->listener) ? route_find(cfg, req.path) : NULL;
     if (route == NULL) {
@@ -469,6 +525,8 @@ static void conn_on_handshake_bytes(struct conn *c)
         }
         subprotocol = route->subprotocol;
     }
+    if (route->auth && conn_authenticate(c, &req) != 0)
+        return;
     struct outbuf *b = conn_alloc_outbuf(c, 512);
     if (b == NULL) {
         conn_abort(c, "out of memory");

@@ -83,8 +83,13 @@ struct conn {
 
     /* the worker's list of live connections */
     struct conn *prev, *next;
-    struct sockaddr_storage peer;
+    struct sockaddr_storage peer; /* from getpeername() at accept */
     const struct listen_addr *listener; /* accepted on (config-owned); NULL in unit tests */
+    uint64_t peer_connections;    /* open connections from peer's IP, this one included */
+    bool peer_counted;            /* counted in the broker's ip_limit */
+    /* What the handshake's token (or its absence) allows; handed to the
+     * route's on_open, which takes it over (auth_rights_free). */
+    const struct auth_rights *rights;
 };
 
 /* A new connection on fd, in HANDSHAKE. NULL when out of memory. */

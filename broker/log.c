@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@
 
 #include "json_reader.h"
 
-static enum log_level min_level = LOG_INFO;
+/* Atomic: SIGHUP may change it while workers log. */
+static _Atomic enum log_level min_level = LOG_INFO;
 static enum log_format format = LOG_FORMAT_TEXT;
 static _Thread_local int thread_worker = -1;
 

@@ -2,7 +2,7 @@
  * log.h - the broker's log: one line per event on stderr, with a level.
  *
  * Lines look like `2026-11-25T04:21:12.345Z wsbroker info: listening on ...`.
- * Thread-safe (one write(2) per line); the level is set once at start-up.
+ * Thread-safe (one write(2) per line); the level is set at start-up and on SIGHUP.
  */
 #ifndef WSB_LOG_H
 #define WSB_LOG_H

@@ -5,6 +5,7 @@
  *
  * The main thread does no I/O of its own after start-up: it blocks the
  * signals for every thread and takes them synchronously with sigwait().
+ * SIGHUP re-reads the configuration (reload.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,10 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
+#include "ip_limit.h"
 #include "listener.h"
 #include "log.h"
 #include "privileges.h"
+#include "reload.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -61,9 +65,10 @@ static void drain_mailboxes(struct worker *workers, unsigned count)
     log_warn("messages still queued between workers at exit");
 }
 
-/* Takes signals until SIGINT or SIGTERM: SIGHUP reloads the TLS
- * certificate and key, leaving open connections as they are. */
-static int wait_for_stop(const sigset_t *signals, struct tls_server *tls)
+/* Takes signals until SIGINT or SIGTERM: SIGHUP reloads the configuration,
+ * the auth rules and the TLS certificate, leaving open connections as they
+ * are. */
+static int wait_for_stop(const sigset_t *signals, struct reload *reload)
 {
     for (;;) {
         int sig = 0;
@@ -71,14 +76,23 @@ static int wait_for_stop(const sigset_t *signals, struct tls_server *tls)
             continue;
         if (sig != SIGHUP)
             return sig;
-        char err[512];
-        if (tls == NULL)
-            log_info("received SIGHUP: nothing to reload");
-        else if (tls_server_reload(tls, err, sizeof(err)) != 0)
-            log_error("SIGHUP: TLS reload failed, keeping the current certificate: %s", err);
-        else
-            log_info("SIGHUP: TLS certificate and key reloaded");
+        reload_apply(reload);
     }
+}
+
+/* Waits until each started worker has entered its event loop (it sets its
+ * `running` gauge first thing), at most 5 s; the loop is short. */
+static void wait_for_workers_running(struct worker *workers, unsigned count)
+{
+    for (int tries = 0; tries < 5000; tries++) {
+        unsigned up = 0;
+        for (unsigned w = 0; w < count; w++)
+            up += metric_read(&workers[w].metrics.running) != 0;
+        if (up == count)
+            return;
+        usleep(1000);
+    }
+    log_warn("not every worker reported running within 5 s");
 }
 
 /* Drops root when `user` is set (warns when running as root without it).
@@ -131,10 +145,19 @@ int main(int argc, char **argv)
     case CONFIG_OK:
         break;
     }
+    /* The restart-only settings as configured, before port 0 and
+     * the worker count are resolved. */
+    static struct broker_config as_started;
+    as_started = cfg;
     log_set_level(cfg.log_level);
     log_set_format(cfg.log_format);
     if (cfg.workers == 0)
         cfg.workers = online_cpus();
+    struct auth_rules *auth = auth_rules_load(&cfg, err, sizeof(err));
+    if (auth == NULL) {
+        fprintf(stderr, "wsbroker: %s\n", err);
+        return 2;
+    }
 
     int *fds = calloc((size_t)cfg.workers * CONFIG_MAX_LISTENERS, sizeof(int));
     struct worker *workers = calloc(cfg.workers, sizeof(*workers));
@@ -145,7 +168,28 @@ int main(int argc, char **argv)
     static struct tls_server tls;
     if (config_has_tls(&cfg) && tls_server_init(&tls, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "wsbroker: %s\n", err);
+        auth_rules_free(auth);
+        free(workers);
+        free(fds);
         return 2;
+    }
+    if (cfg.check_config) {
+        /* Everything the files hold has been read and parsed: report, exit. */
+        if (config_has_tls(&cfg))
+            tls_server_destroy(&tls);
+        auth_rules_free(auth);
+        free(workers);
+        free(fds);
+        printf("wsbroker: configuration OK\n");
+        return 0;
+    }
+    if (auth->dev_mode)
+        log_warn("no authentication configured: every client may publish and subscribe to "
+                 "everything (development mode: loopback listeners only)");
+    static struct ip_limit ip_limit;
+    if (ip_limit_init(&ip_limit) != 0) {
+        log_error("out of memory");
+        return 1;
     }
     if (open_listeners(&cfg, cfg.workers, fds) != 0)
         return 1;
@@ -156,6 +200,11 @@ int main(int argc, char **argv)
     atomic_init(&broker.topics, 0);
     atomic_init(&broker.stopping, false);
     atomic_init(&broker.ready, false);
+    atomic_init(&broker.cfg_next, NULL);
+    atomic_init(&broker.auth, auth);
+    broker.ip_limit = &ip_limit;
+    struct reload reload;
+    reload_init(&reload, &broker, &as_started, &cfg, argc, argv);
     if (mailboxes_init(&broker.mailboxes, cfg.workers, (unsigned)cfg.xring_entries) != 0) {
         log_error("out of memory for the worker rings");
         return 1;
@@ -184,6 +233,9 @@ int main(int argc, char **argv)
      * and the listeners bound and certificates read. */
     bool dropped = started == cfg.workers && start_unprivileged(&cfg);
     if (dropped) {
+        /* Ready (and "listening on") only once every worker runs its loop:
+         * a probe or a client that reads the line must find them all up. */
+        wait_for_workers_running(workers, cfg.workers);
         atomic_store(&broker.ready, true); /* before the lines tests and tools wait for */
         log_info("wsbroker %s: %u workers", "0.1.0", cfg.workers);
         for (unsigned l = 0; l < cfg.listener_count; l++) {
@@ -193,7 +245,7 @@ int main(int argc, char **argv)
                 log_info("listening on %s://%s", cfg.listeners[l].tls ? "wss" : "ws",
                          cfg.listeners[l].text);
         }
-        int sig = wait_for_stop(&signals, broker.tls);
+        int sig = wait_for_stop(&signals, &reload);
         atomic_store(&broker.stopping, true); /* /readyz: 503 from here on */
         log_info("received %s: closing connections (drain timeout %llu ms)", strsignal(sig),
                  (unsigned long long)cfg.drain_timeout_ms);
@@ -210,6 +262,9 @@ int main(int argc, char **argv)
     mailboxes_destroy(&broker.mailboxes);
     if (broker.tls)
         tls_server_destroy(broker.tls);
+    reload_destroy(&reload); /* the retired configs and auth rules */
+    auth_rules_free(atomic_load(&broker.auth));
+    ip_limit_destroy(&ip_limit);
     free(workers);
     free(fds);
     if (!dropped)

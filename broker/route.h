@@ -21,6 +21,8 @@ struct route {
     /* Selected when the client offers it; a client that offers others but
      * not this one is refused (400). NULL: the route takes none. */
     const char *subprotocol;
+    /* Clients authenticate (auth.h): a bad handshake token is refused 401. */
+    bool auth;
     /* The connection was upgraded (may be NULL). */
     void (*on_open)(struct conn *c);
     /*

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "delivery.h"
 #include "log.h"
@@ -31,8 +32,10 @@ static struct router *session_router(const struct session *s)
 
 static void session_unref(struct session *s)
 {
-    if (--s->refs == 0)
+    if (--s->refs == 0) {
+        auth_rights_free(s->rights);
         free(s);
+    }
 }
 
 static void subscription_free(struct subscription *sub)
@@ -116,13 +119,20 @@ static void session_count_error(struct session *s)
         conn_close(s->conn, WS_CLOSE_POLICY_VIOLATION, "too many protocol errors");
 }
 
-/* The one place a request's failure is reported. */
-static void session_error(struct session *s, enum wsb_err code, const char *text, bool has_id,
-                          uint64_t id, struct ws_str op)
+/* Sends an error envelope without counting it as abuse. */
+static void session_send_error(struct session *s, enum wsb_err code, const char *text, bool has_id,
+                               uint64_t id, struct ws_str op)
 {
     SEND_ENVELOPE(s, strlen(text) + op.len, wsb_encode_error, code, text, has_id, id, op);
     log_debug("session %016" PRIx64 ": error %d (%s): %s", s->id, (int)code, wsb_err_name(code),
               text);
+}
+
+/* The one place a request's failure is reported. */
+static void session_error(struct session *s, enum wsb_err code, const char *text, bool has_id,
+                          uint64_t id, struct ws_str op)
+{
+    session_send_error(s, code, text, has_id, id, op);
     session_count_error(s);
 }
 
@@ -167,6 +177,37 @@ static struct wsb_limits session_limits(const struct session *s)
     };
 }
 
+/* Refuses the client: error 18 and close 1008 (docs/protocol.md section 7). */
+static void session_refuse(struct session *s, const struct wsb_request *req, const char *why)
+{
+    session_send_error(s, WSB_ERR_AUTH_FAILED, why, req->has_id, req->id,
+                       (struct ws_str){"hello", 5});
+    if (s->conn)
+        conn_close(s->conn, WS_CLOSE_POLICY_VIOLATION, "authentication failed");
+}
+
+/* hello's token, when it has one, replaces what the handshake granted. */
+static int session_authenticate(struct session *s, const struct wsb_request *req)
+{
+    if (ws_str_present(req->token)) {
+        const struct auth_rules *rules = atomic_load(&s->worker->broker->auth);
+        const char *why = NULL;
+        const struct auth_rights *rights =
+            rules ? auth_authenticate(rules, req->token, auth_now(), &why) : &auth_rights_all;
+        if (rights == NULL) {
+            session_refuse(s, req, why);
+            return -1;
+        }
+        auth_rights_free(s->rights);
+        s->rights = rights;
+    }
+    if (s->rights == NULL) {
+        session_refuse(s, req, "a token is required (anonymous access is off)");
+        return -1;
+    }
+    return 0;
+}
+
 static void on_hello(struct session *s, const struct wsb_request *req)
 {
     if (s->hello_done) {
@@ -177,6 +218,8 @@ static void on_hello(struct session *s, const struct wsb_request *req)
         request_error(s, req, WSB_ERR_BAD_FIELD, "field 'session' is not a session id");
         return;
     }
+    if (session_authenticate(s, req) != 0)
+        return;
     s->hello_done = true;
     char id[17];
     snprintf(id, sizeof(id), "%016" PRIx64, s->id);
@@ -196,6 +239,10 @@ static struct subscription *session_find_sub(struct session *s, struct ws_str to
 
 static void on_sub(struct session *s, const struct wsb_request *req)
 {
+    if (!auth_may_subscribe(s->rights, req->topic)) {
+        request_error(s, req, WSB_ERR_NOT_PERMITTED, "not permitted to subscribe to this topic");
+        return;
+    }
     if (s->sub_count >= s->worker->cfg->max_subscriptions) {
         request_error(s, req, WSB_ERR_TOO_MANY_SUBSCRIPTIONS, "too many subscriptions");
         return;
@@ -226,7 +273,7 @@ static void on_sub(struct session *s, const struct wsb_request *req)
         .snapshot = req->snapshot && !req->has_from,
         .ack = req->ack,
         .window = (uint32_t)req->window,
-        .policy = req->policy,
+        .policy = req->has_policy ? req->policy : config_policy_for(s->worker->cfg, req->topic),
         .next = s->subs,
     };
     s->subs = sub;
@@ -245,8 +292,33 @@ static void on_unsub(struct session *s, const struct wsb_request *req)
     subscription_close(sub);
 }
 
+/* A refused publish: reject when it has an id (the publisher may be
+ * waiting for a confirm), else error. */
+static void refuse_publish(struct session *s, const struct wsb_request *req, enum wsb_err code,
+                           const char *text, bool count)
+{
+    if (req->has_id)
+        SEND_ENVELOPE(s, strlen(text), wsb_encode_reject, true, req->id, code, text);
+    else
+        session_send_error(s, code, text, false, 0, (struct ws_str){"pub", 3});
+    if (count)
+        session_count_error(s);
+}
+
 static void on_pub(struct session *s, const struct wsb_request *req)
 {
+    if (!auth_may_publish(s->rights, req->topic)) {
+        refuse_publish(s, req, WSB_ERR_NOT_PERMITTED, "not permitted to publish to this topic",
+                       true);
+        return;
+    }
+    const struct broker_config *cfg = s->worker->cfg;
+    if (!token_bucket_take(&s->publish_budget, cfg->publish_rate, cfg->publish_burst,
+                           s->worker->now_ms)) {
+        /* Not counted toward max-errors: a bursty publisher is not abusive. */
+        refuse_publish(s, req, WSB_ERR_RATE_LIMITED, "over the publish rate limit", false);
+        return;
+    }
     unsigned flags = (req->confirm ? XMSG_CONFIRM : 0) | (req->has_id ? XMSG_HAS_ID : 0);
     if (router_publish(session_router(s), s, req->topic, req->data, req->id, flags) != 0)
         request_error(s, req, WSB_ERR_OVERLOADED, "out of memory");
@@ -267,6 +339,10 @@ static void on_ack(struct session *s, const struct wsb_request *req)
 
 static void on_replay(struct session *s, const struct wsb_request *req)
 {
+    if (!auth_may_subscribe(s->rights, req->topic)) {
+        request_error(s, req, WSB_ERR_NOT_PERMITTED, "not permitted to read this topic");
+        return;
+    }
     uint64_t to = req->has_to ? req->to : UINT64_MAX;
     if (router_replay(session_router(s), s, req->topic, req->from, to, req->has_id, req->id) != 0)
         request_error(s, req, WSB_ERR_OVERLOADED, "out of memory");
@@ -316,6 +392,12 @@ static void pubsub_on_open(struct conn *c)
     s->worker = c->worker;
     s->refs = 1; /* the connection's */
     s->serial = ++c->worker->session_serial;
+    /* The handshake's rights, taken over. A broker without auth rules (the
+     * unit-test harnesses open connections without a handshake) allows all. */
+    s->rights = c->rights;
+    c->rights = NULL;
+    if (s->rights == NULL && atomic_load(&c->worker->broker->auth) == NULL)
+        s->rights = &auth_rights_all;
     if (getrandom(&s->id, sizeof(s->id), 0) != sizeof(s->id))
         s->id = (uint64_t)(uintptr_t)s ^ c->worker->now_ms;
     c->app = s;
@@ -374,6 +456,10 @@ static void pubsub_on_tick(struct conn *c, uint64_t now_ms)
     struct session *s = c->app;
     if (s == NULL)
         return;
+    if (s->rights && s->rights->expires != 0 && auth_now() >= s->rights->expires) {
+        conn_close(c, WS_CLOSE_POLICY_VIOLATION, "token expired");
+        return;
+    }
     for (struct subscription *sub = s->subs; sub && s->conn; sub = sub->next) {
         if (sub->closing || sub->ack != WSB_ACK_MANUAL)
             continue;
@@ -385,6 +471,7 @@ static void pubsub_on_tick(struct conn *c, uint64_t now_ms)
 const struct route pubsub_route = {
     .path = "/v1",
     .subprotocol = WSB_SUBPROTOCOL,
+    .auth = true,
     .on_open = pubsub_on_open,
     .on_message = pubsub_on_message,
     .on_close = pubsub_on_close,

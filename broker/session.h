@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "outbuf.h"
 #include "route.h"
+#include "token_bucket.h"
 
 struct conn;
 struct topic;
@@ -58,6 +59,10 @@ struct session {
     unsigned sub_count;
     struct subscription *subs;
     struct delivery *stalled; /* deliveries waiting for the send queue to drain */
+    /* What this client may do (auth_rights.h), owned; NULL: nothing yet
+     * (anonymous access off and no token so far). */
+    const struct auth_rights *rights;
+    struct token_bucket publish_budget; /* publish-rate */
 };
 
 extern const struct route pubsub_route;

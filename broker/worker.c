@@ -198,6 +198,10 @@ void worker_conn_closed(struct worker *w, struct conn *c)
 {
     metric_add(&w->metrics.closed, 1);
     atomic_fetch_sub_explicit(&w->broker->connections, 1, memory_order_relaxed);
+    if (c->peer_counted) {
+        ip_limit_release(w->broker->ip_limit, &c->peer);
+        c->peer_counted = false;
+    }
     worker_schedule_io(w, c); /* frees it once nothing is in flight */
 }
 
@@ -234,7 +238,20 @@ static void worker_on_accept(struct worker *w, unsigned i, const struct io_uring
     metric_add(&w->metrics.accepted, 1);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct conn *c = conn_create(w, fd, NULL);
+    struct sockaddr_storage peer = {0};
+    socklen_t peer_len = sizeof(peer);
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0)
+        peer.ss_family = AF_UNSPEC; /* already reset: the first recv will say so */
+    struct conn *c = conn_create(w, fd, &peer);
+    if (c != NULL && w->broker->ip_limit && peer.ss_family != AF_UNSPEC) {
+        c->peer_connections = ip_limit_acquire(w->broker->ip_limit, &peer);
+        c->peer_counted = c->peer_connections > 0;
+    }
+    if (log_enabled(LOG_DEBUG)) {
+        char who[INET6_ADDRSTRLEN + 8];
+        ip_format(&peer, who, sizeof(who));
+        log_debug("worker %u: fd %d accepted from %s", w->id, fd, who);
+    }
     if (c == NULL) {
         log_warn("worker %u: out of memory accepting a connection", w->id);
         close(fd);
@@ -359,9 +376,21 @@ static void worker_on_tick(struct worker *w)
     worker_arm_tick(w);
 }
 
+/* SIGHUP: take the configuration main published. Everything reads w->cfg
+ * (or the router's copy) afresh, so new values apply from here on. */
+static void worker_adopt_config(struct worker *w)
+{
+    const struct broker_config *next = atomic_load(&w->broker->cfg_next);
+    if (next != NULL && next != w->cfg) {
+        w->cfg = next;
+        w->router.cfg = next;
+    }
+}
+
 static void worker_on_wake(struct worker *w, const struct io_uring_cqe *cqe)
 {
     (void)cqe;
+    worker_adopt_config(w);
     if (atomic_load(&w->broker->stopping) && !w->stopping)
         worker_begin_stop(w);
     if (!w->stopping)
@@ -516,8 +545,8 @@ static void *worker_run(void *arg)
     }
     worker_close_metrics_listener(w);
     metric_set(&w->metrics.running, 0);
-    if (w->broker->tls)
-        tls_thread_cleanup();
+    /* wolfCrypt's per-thread ECC cache: TLS handshakes and ES256 tokens. */
+    tls_thread_cleanup();
     return NULL;
 }
 

@@ -16,11 +16,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "config.h"
 #include "conn.h"
 #include "metrics.h"
 #include "outbuf.h"
 #include "router.h"
+#include "ip_limit.h"
 #include "tls.h"
 
 /* What all workers share, owned by main. */
@@ -33,6 +35,11 @@ struct broker {
     struct worker *workers;
     struct mailboxes mailboxes;
     struct tls_server *tls; /* NULL without wss:// listeners */
+    /* SIGHUP: the configuration workers switch to at their next wake-up
+     * (NULL: keep cfg). Never freed before exit (see main.c). */
+    _Atomic(const struct broker_config *) cfg_next;
+    _Atomic(struct auth_rules *) auth; /* NULL: every client may do everything */
+    struct ip_limit *ip_limit;         /* NULL: connections per IP not counted */
 };
 
 struct worker {
@@ -74,6 +81,7 @@ struct worker {
     uint8_t tls_plain[16384]; /* decrypted bytes, lent to conn_on_plaintext() */
     uint8_t tls_stage[16384]; /* frames gathered into one record (tls_conn_flush) */
     uint64_t tls_failures, tls_failure_logged_ms;
+    uint64_t ip_refusals, ip_refusal_logged_ms; /* over max-connections-per-ip */
     atomic_bool idle; /* about to sleep in io_uring: peers must poke wake_fd */
 
     uint64_t now_ms;

@@ -46,6 +46,8 @@ enum wsb_err {
     WSB_ERR_DUPLICATE_HELLO = 14,
     WSB_ERR_NOT_PERMITTED = 15,
     WSB_ERR_OVERLOADED = 16,
+    WSB_ERR_RATE_LIMITED = 17, /* over publish-rate */
+    WSB_ERR_AUTH_FAILED = 18,  /* hello token invalid, or none and anonymous off */
 };
 
 /* "bad_envelope", ... ; "unknown" for a value outside the enum. */
@@ -99,6 +101,7 @@ struct wsb_request {
     uint64_t window; /* WSB_DEFAULT_WINDOW when absent */
     bool snapshot;
     enum wsb_policy policy;
+    bool has_policy; /* policy was given (else a configured default applies) */
     /* pub */
     struct ws_str data; /* raw msgpack bytes of the value */
     bool confirm;

@@ -327,6 +327,7 @@ static bool judge_sub(struct judging *j, const struct wsb_limits *lim, struct ws
             return fail(j, WSB_ERR_BAD_FIELD,
                         "field 'policy' is not \"disconnect\", \"drop\" or \"conflate\"");
         req->policy = (enum wsb_policy)(i - 1);
+        req->has_policy = true;
     }
     if (!has_window) {
         /* the default, unless the broker allows less */
@@ -575,7 +576,9 @@ const char *wsb_err_name(enum wsb_err err)
                                         "already_subscribed",
                                         "duplicate_hello",
                                         "not_permitted",
-                                        "overloaded"};
+                                        "overloaded",
+                                        "rate_limited",
+                                        "auth_failed"};
     if ((unsigned)err >= sizeof(names) / sizeof(names[0]))
         return "unknown";
     return names[err];

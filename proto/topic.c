@@ -85,6 +85,33 @@ bool topic_matches(struct ws_str pattern, struct ws_str topic)
     }
 }
 
+bool topic_pattern_covers(struct ws_str outer, struct ws_str inner)
+{
+    const char *op = outer.ptr, *ip = inner.ptr;
+    size_t oi = 0, ii = 0;
+    for (;;) {
+        size_t on = token_len(op, outer.len, oi);
+        size_t in = token_len(ip, inner.len, ii);
+        if (on == 1 && op[oi] == '>')
+            return in > 0; /* inner has one or more tokens left, whatever they are */
+        if (in == 1 && ip[ii] == '>')
+            return false; /* only an outer '>' covers several tokens */
+        if (on == 1 && op[oi] == '*') {
+            if (in == 0)
+                return false;
+        } else if (on != in || memcmp(op + oi, ip + ii, on) != 0) {
+            return false; /* a literal covers only itself (not '*') */
+        }
+        oi += on;
+        ii += in;
+        bool oend = oi >= outer.len, iend = ii >= inner.len;
+        if (oend || iend)
+            return oend && iend;
+        oi++;
+        ii++;
+    }
+}
+
 uint64_t topic_hash(struct ws_str topic)
 {
     uint64_t h = 0xcbf29ce484222325ull;

@@ -24,6 +24,16 @@ enum topic_kind topic_classify(struct ws_str s);
  * assumed valid. An exact pattern matches only the identical topic. */
 bool topic_matches(struct ws_str pattern, struct ws_str topic);
 
+/*
+ * True when every topic that `inner` (a topic or pattern) can match is also
+ * matched by `outer` (a topic or pattern): authorisation of a subscription
+ * to a pattern, and the per-pattern defaults. Token by token: outer `>`
+ * covers one or more remaining tokens of any kind; outer `*` covers one
+ * literal or `*` token (not `>`, which may stand for several); a literal
+ * covers only the same literal. Both are assumed valid (topic_classify).
+ */
+bool topic_pattern_covers(struct ws_str outer, struct ws_str inner);
+
 /* A stable 64-bit hash of a topic (FNV-1a), used to pick its owner worker. */
 uint64_t topic_hash(struct ws_str topic);
 

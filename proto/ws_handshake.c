@@ -553,6 +553,8 @@ static const char *reason_phrase(int status)
 static const char *status_headers(int status)
 {
     switch (status) {
+    case 401:
+        return "WWW-Authenticate: Bearer\r\n"; /* RFC 6750 */
     case 405:
         return "Allow: GET\r\n";
     case 426:

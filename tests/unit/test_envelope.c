@@ -1009,7 +1009,9 @@ static void test_err_names(void **state)
     assert_string_equal(wsb_err_name(WSB_ERR_DUPLICATE_HELLO), "duplicate_hello");
     assert_string_equal(wsb_err_name(WSB_ERR_NOT_PERMITTED), "not_permitted");
     assert_string_equal(wsb_err_name(WSB_ERR_OVERLOADED), "overloaded");
-    assert_string_equal(wsb_err_name((enum wsb_err)17), "unknown");
+    assert_string_equal(wsb_err_name(WSB_ERR_RATE_LIMITED), "rate_limited");
+    assert_string_equal(wsb_err_name(WSB_ERR_AUTH_FAILED), "auth_failed");
+    assert_string_equal(wsb_err_name((enum wsb_err)19), "unknown");
     assert_string_equal(wsb_err_name((enum wsb_err) - 1), "unknown");
 }
 
