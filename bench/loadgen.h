@@ -6,8 +6,10 @@
  *
  * Header-only, every function static inline: bench/CMakeLists.txt builds
  * every C file in bench/ as its own program, so shared code cannot live in a .c
- * file there. bench/echo_load.c and bench/fanout_load.c both use it, so their
- * latency figures share one bucket layout and precision and compare.
+ * file there. wsbroker-bench's scenario families (bench/wsbroker-bench/echo.c,
+ * pubsub.c) and the reference servers use it, so their latency figures share
+ * one bucket layout and precision and compare; tests/bench/test_hist.c checks
+ * the histogram.
  */
 #ifndef WSB_BENCH_LOADGEN_H
 #define WSB_BENCH_LOADGEN_H

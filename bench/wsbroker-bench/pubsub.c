@@ -1,8 +1,9 @@
 /*
- * fanout_load.c - load generator for wsbroker's pub/sub on /v1: fan-out
- * throughput, end-to-end latency and delivery checks.
+ * pubsub.c - wsbroker-bench's pub/sub scenarios on /v1 (fanout, fanin,
+ * market, reliable, resume): fan-out throughput, end-to-end latency and
+ * delivery checks. It grew out of bench/fanout_load.c.
  *
- *   fanout_load --url ws[s]://127.0.0.1:PORT/v1 --publishers P --subscribers S
+ *   wsbroker-bench fanout --url ws[s]://127.0.0.1:PORT/v1 --publishers P --subscribers S
  *               --topics T --size BYTES --rate MSGS_PER_S --duration S
  *               --warmup S [--ack none|manual] [--threads N] [--ca FILE] [--json] ...
  *
@@ -25,7 +26,7 @@
  * that each topic's seqs arrive strictly consecutively from `subscribed.head
  * + 1` (counting announced gaps, silent holes, duplicates, reorders and
  * retransmissions), and record receive time - send time in a log-linear
- * histogram per thread (the same as bench/echo_load's). With --rate
+ * histogram per thread (bench/loadgen.h, the same as the echo scenario's). With --rate
  * (open loop) the send time is the time the publish was scheduled, not when
  * it went out, so a stalled broker is charged for the wait (no coordinated
  * omission); with --rate 0 (closed loop) it is the time it was written.
@@ -60,6 +61,9 @@
 
 #include "envelope.h"
 #include "loadgen.h"
+#include "scenario.h"
+#include "series.h"
+#include "zipf.h"
 #include "ws_close.h"
 #include "ws_frame.h"
 
@@ -133,7 +137,11 @@ struct config {
     uint32_t inflight;
     const char *prefix;
     bool json;
-    const char *ca; /* --ca: CA file for wss:// */
+    const char *ca;  /* --ca: CA file for wss:// */
+    double zipf;     /* market data: Zipf exponent of symbol popularity; 0: round-robin */
+    bool resume;     /* resume storm halfway through the measurement */
+    const char *csv; /* --csv FILE: time series */
+    bool progress;   /* progress lines on stderr every second */
 };
 
 struct topic_name {
@@ -161,6 +169,10 @@ struct run {
     uint64_t t_drain;    /* the latest a subscriber waits for the tail */
     uint64_t *final_seq; /* per topic: the highest confirmed seq, 0 if none */
     atomic_bool publish_done;
+    atomic_uint workers_done;
+    struct zipf zipf;          /* --zipf: symbol choices */
+    uint64_t t_resume;         /* --resume: when the subscribers drop and reconnect */
+    struct series_clock clock; /* --csv: interval of each sample */
 };
 
 enum role { ROLE_SUBSCRIBER, ROLE_PUBLISHER };
@@ -204,10 +216,12 @@ struct subscription {
     uint64_t next;
     uint64_t delivered[SEQ_WORDS];
     uint64_t announced[SEQ_WORDS];
-    uint64_t ack_to;   /* manual: the newest seq delivered */
-    uint64_t acked;    /* manual: the seq of the last ack sent */
-    uint32_t unacked;  /* manual: deliveries since that ack */
-    uint64_t received; /* first deliveries, whole run */
+    uint64_t ack_to;      /* manual: the newest seq delivered */
+    uint64_t acked;       /* manual: the seq of the last ack sent */
+    uint32_t unacked;     /* manual: deliveries since that ack */
+    uint64_t received;    /* first deliveries, whole run */
+    bool resuming;        /* --resume: reconnected, backfill not yet complete */
+    uint64_t resume_head; /* subscribed.head on resubscribing: the backfill ends there */
 };
 
 struct publisher {
@@ -233,6 +247,7 @@ struct counters {
     uint64_t confirmed;     /* confirms received */
     uint64_t late_sends;    /* open loop: publishes sent over LATE_SEND_NS after due */
     uint64_t clean_closes;
+    uint64_t resumes; /* --resume: subscriptions dropped and resubscribed */
 };
 
 struct worker {
@@ -260,6 +275,11 @@ struct worker {
     double slot_ns;
     uint64_t next_slot;
     struct hist hist;
+    struct hist resume_hist; /* --resume: reconnect start to backfill complete */
+    uint64_t resume_start;
+    bool resumed;
+    struct series series;            /* --csv: per-interval samples; owned */
+    _Atomic uint64_t progress_count; /* deliveries or publishes so far, for the progress line */
     struct counters n;
     uint64_t cpu_ns, wall_ns; /* over the load phase (warm-up to end of drain) */
     uint64_t errors[ERR_KINDS];
@@ -467,6 +487,11 @@ static void conn_join(struct worker *w, struct conn *c)
             .ack = cfg->ack_manual ? WSB_ACK_MANUAL : WSB_ACK_NONE,
             .window = cfg->window,
         };
+        const struct subscription *s = &w->subs[c->index];
+        if (s->resuming) { /* exactly the seqs after the last one accounted for */
+            sub.has_from = true;
+            sub.from = s->next - 1;
+        }
         ok = ok && conn_queue_request(w, c, &sub);
     }
     if (!ok) {
@@ -632,6 +657,17 @@ static bool track_msg(struct worker *w, struct subscription *s, uint64_t seq, bo
     return true;
 }
 
+/* --resume: a resubscribed subscription is back once everything up to the
+ * head it was told about is accounted for; the time since the subscribers
+ * dropped goes into the resume histogram. */
+static void sub_check_resumed(struct worker *w, struct subscription *s, uint64_t now)
+{
+    if (!s->resuming || !s->subscribed || s->next <= s->resume_head)
+        return;
+    s->resuming = false;
+    hist_record(&w->resume_hist, now - w->resume_start);
+}
+
 static void sub_on_gap(struct worker *w, struct conn *c, const struct wsb_event *ev)
 {
     struct subscription *s = &w->subs[c->index];
@@ -672,6 +708,7 @@ static void sub_on_gap(struct worker *w, struct conn *c, const struct wsb_event 
         }
         track_advance(s, ev->to + 1, false, true);
     }
+    sub_check_resumed(w, s, now_ns());
 }
 
 /* ---- subscribers: acks ------------------------------------------------ */
@@ -753,14 +790,19 @@ static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event 
         w->n.redelivered++;
     if (run->cfg.ack_manual)
         sub_note_delivery(w, c, s, ev->seq);
-    if (!track_msg(w, s, ev->seq, ev->redelivered))
+    bool first = track_msg(w, s, ev->seq, ev->redelivered);
+    sub_check_resumed(w, s, now);
+    if (!first)
         return;
     s->received++;
     w->n.delivered_all++;
+    atomic_store_explicit(&w->progress_count, w->n.delivered_all, memory_order_relaxed);
+    uint64_t latency = now > stamp.sent_ns ? now - stamp.sent_ns : 0;
+    series_record(&w->series, &run->clock, now, latency);
     if (now >= run->t_measure && now < run->t_end)
         w->n.delivered++;
     if (stamp.sent_ns >= run->t_measure && stamp.sent_ns < run->t_end)
-        hist_record(&w->hist, now > stamp.sent_ns ? now - stamp.sent_ns : 0);
+        hist_record(&w->hist, latency);
 }
 
 static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb_event *ev)
@@ -777,7 +819,12 @@ static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb
         return;
     }
     s->subscribed = true;
-    s->start = s->next = ev->head + 1;
+    if (s->resuming) { /* keep the accounting: the seam is checked like any seq */
+        s->resume_head = ev->head;
+        sub_check_resumed(w, s, now_ns());
+    } else {
+        s->start = s->next = ev->head + 1;
+    }
     conn_ready(w, c);
 }
 
@@ -812,13 +859,15 @@ static uint64_t pub_global_number(const struct run *run, uint32_t p, uint64_t k)
     return k * run->cfg.publishers + p;
 }
 
+static uint32_t topic_of_publish(const struct run *run, uint64_t n);
+
 static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t now)
 {
     const struct run *run = w->run;
     struct publisher *p = &w->pubs[c->index];
     uint64_t k = p->sent;
     const struct topic_name *t =
-        &run->topics[pub_global_number(run, c->index, k) % run->cfg.topics];
+        &run->topics[topic_of_publish(run, pub_global_number(run, c->index, k))];
     struct stamp stamp = {.sent_ns = due, .publisher = c->index, .number = (uint32_t)k};
     size_t len = data_write(w, &stamp);
     struct wsb_request pub = {
@@ -834,11 +883,22 @@ static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t n
     p->sent++;
     p->unconfirmed++;
     w->n.published_all++;
+    atomic_store_explicit(&w->progress_count, w->n.published_all, memory_order_relaxed);
+    series_record(&w->series, &run->clock, due, 0);
     if (due >= run->t_measure && due < run->t_end)
         w->n.published++;
     if (now - due > LATE_SEND_NS)
         w->n.late_sends++;
     return true;
+}
+
+/* The topic of publish number n of the run: round-robin, or for the
+ * market-data scenario a Zipf choice (popular symbols publish more). */
+static uint32_t topic_of_publish(const struct run *run, uint64_t n)
+{
+    if (run->cfg.zipf > 0)
+        return zipf_pick(&run->zipf, n);
+    return (uint32_t)(n % run->cfg.topics);
 }
 
 /* Open loop: when publisher p's message k is due. */
@@ -877,7 +937,7 @@ static void pub_on_confirm(struct worker *w, struct conn *c, const struct wsb_ev
                   (unsigned long long)ev->id, (unsigned long long)p->sent, p->unconfirmed);
         return;
     }
-    uint32_t topic = (uint32_t)(pub_global_number(run, c->index, ev->id - 1) % run->cfg.topics);
+    uint32_t topic = topic_of_publish(run, pub_global_number(run, c->index, ev->id - 1));
     const struct topic_name *t = &run->topics[topic];
     if (ev->topic.len != t->len || memcmp(ev->topic.ptr, t->text, t->len) != 0)
         conn_error(w, c, ERR_SEQUENCE, "confirm of id %llu names topic '%.*s', sent to '%s'",
@@ -1181,6 +1241,31 @@ static bool sub_all_caught_up(const struct worker *w)
     return true;
 }
 
+/* --resume: every ready subscriber drops its connection at once (no close
+ * handshake, as when a network path fails) and reconnects at once, each
+ * resubscribing with from = the last seq it accounted for. */
+static void sub_resume_storm(struct worker *w, uint64_t now)
+{
+    w->resumed = true;
+    w->resume_start = now;
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        struct subscription *s = &w->subs[i];
+        if (c->state != CONN_READY)
+            continue;
+        conn_close(w, c);
+        c->in_len = c->out_off = c->out_len = 0;
+        c->welcomed = false;
+        s->subscribed = false;
+        s->resuming = true;
+        w->joined--;
+        w->n.resumes++;
+    }
+    for (uint32_t i = 0; i < w->nconns; i++)
+        if (w->subs[i].resuming)
+            conn_start_connect(w, &w->conns[i]);
+}
+
 static void sub_run_load(struct worker *w)
 {
     struct run *run = w->run;
@@ -1207,6 +1292,13 @@ static void sub_run_load(struct worker *w)
             until = next_check < until ? next_check : until;
         } else if (run->t_end < until) {
             until = run->t_end;
+        }
+        if (run->cfg.resume && !w->resumed) {
+            if (now >= run->t_resume) {
+                sub_resume_storm(w, now);
+                continue;
+            }
+            until = run->t_resume < until ? run->t_resume : until;
         }
         worker_poll(w, until);
     }
@@ -1269,6 +1361,7 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&run->publish_done, true, memory_order_release);
     }
     worker_close_all(w);
+    atomic_fetch_add(&run->workers_done, 1);
     return NULL;
 }
 
@@ -1351,8 +1444,11 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         if (w->subs == NULL || w->ack_list == NULL)
             return false;
         for (uint32_t i = 0; i < nconns; i++)
-            w->subs[i].topic = (base + i) % cfg->topics;
+            w->subs[i].topic = cfg->zipf > 0 ? zipf_pick(&run->zipf, ~(uint64_t)(base + i))
+                                             : (base + i) % cfg->topics;
     }
+    if (cfg->csv != NULL && !series_init(&w->series, run->clock.count, role == ROLE_SUBSCRIBER))
+        return false;
     for (uint32_t i = 0; i < nconns; i++) {
         struct conn *c = &w->conns[i];
         c->fd = -1;
@@ -1376,6 +1472,7 @@ static void worker_free(struct worker *w)
     }
     free(w->conns);
     free(w->subs);
+    series_free(&w->series);
     free(w->pubs);
     free(w->final_seq);
     free(w->confirmed_count);
@@ -1391,11 +1488,13 @@ static void worker_free(struct worker *w)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: fanout_load --url ws[s]://HOST:PORT/v1 [--publishers P] [--subscribers S]\n"
-            "                   [--topics T] [--size BYTES] [--rate MSGS_PER_S]\n"
+            "usage: wsbroker-bench fanout|fanin|market|reliable|resume --url ws[s]://HOST:PORT/v1\n"
+            "                   [--publishers P] [--subscribers S] [--topics T]\n"
+            "                   [--size BYTES] [--rate MSGS_PER_S]\n"
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
             "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
-            "                   [--drain S] [--prefix NAME] [--ca FILE]\n"
+            "                   [--drain S] [--prefix NAME] [--ca FILE] [--zipf S] [--resume]\n"
+            "                   [--csv FILE] [--progress]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
             "  --subscribers  subscriber connections; subscriber i takes topic i %% T (default 1)\n"
             "  --topics       topics PREFIX.0 .. PREFIX.T-1, published round-robin (default 1)\n"
@@ -1412,6 +1511,14 @@ static void usage(FILE *to)
             "  --threads      subscriber threads (default 1); publishers get one more\n"
             "  --prefix       topic name prefix (default \"%s\")\n"
             "  --ca           wss://: verify the broker against this CA file (else unverified)\n"
+            "  --zipf S       market data: subscriber i takes a symbol and each publish goes to\n"
+            "                 a symbol, both chosen with Zipf(S) popularity (0: round-robin)\n"
+            "  --resume       halfway through, every subscriber drops its connection and\n"
+            "                 reconnects at once with sub.from = its last seq; reports the\n"
+            "                 time until each has caught up\n"
+            "  --csv FILE     per-second time series (bench/plot.gp draws it)\n"
+            "  --progress     a progress line on stderr every second (default when stderr\n"
+            "                 is a terminal)\n"
             "  --json         one JSON object instead of the table\n",
             MIN_PAYLOAD, MAX_PAYLOAD, STAMP_BYTES, DEFAULT_DURATION_S, MAX_DURATION_S,
             DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, WSB_DEFAULT_WINDOW,
@@ -1422,7 +1529,7 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die_usage(const char
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("fanout_load: ", stderr);
+    fputs("wsbroker-bench: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -1460,6 +1567,10 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"prefix", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
         {"ca", required_argument, NULL, 'C'},
+        {"zipf", required_argument, NULL, 'Z'},
+        {"resume", no_argument, NULL, 'R'},
+        {"csv", required_argument, NULL, 'V'},
+        {"progress", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1532,6 +1643,18 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         case 'C':
             cfg->ca = optarg;
             break;
+        case 'Z':
+            cfg->zipf = parse_number("--zipf", optarg, 0, 10);
+            break;
+        case 'R':
+            cfg->resume = true;
+            break;
+        case 'V':
+            cfg->csv = optarg;
+            break;
+        case 'G':
+            cfg->progress = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -1556,6 +1679,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 /* ---- report ----------------------------------------------------------- */
 
 struct totals {
+    struct hist resume_hist;
     struct hist hist;
     struct counters n;
     uint64_t sub_cpu_ns, sub_wall_ns, pub_cpu_ns, pub_wall_ns;
@@ -1571,6 +1695,7 @@ static void totals_add(struct totals *t, const struct worker *w)
 {
     const struct counters *n = &w->n;
     hist_merge(&t->hist, &w->hist);
+    hist_merge(&t->resume_hist, &w->resume_hist);
     uint64_t *dst = (uint64_t *)&t->n;
     const uint64_t *src = (const uint64_t *)n;
     for (size_t i = 0; i < sizeof *n / sizeof(uint64_t); i++)
@@ -1602,29 +1727,32 @@ static void check_sequencing(const struct run *run, const struct worker *subs, u
     const struct config *cfg = &run->cfg;
     if (pub->n.confirmed != pub->n.published_all)
         return;
-    for (uint32_t topic = 0; topic < cfg->topics && topic < cfg->subscribers; topic++) {
-        /* subscriber `topic` (run-wide index) subscribed to this topic */
-        for (uint32_t i = 0; i < nsub; i++) {
-            const struct worker *w = &subs[i];
-            if (topic < w->base || topic >= w->base + w->nconns)
+    bool *checked = calloc(cfg->topics, sizeof *checked);
+    if (checked == NULL)
+        return;
+    /* each topic once, through the first subscriber on it that is subscribed */
+    for (uint32_t i = 0; i < nsub; i++) {
+        const struct worker *w = &subs[i];
+        for (uint32_t j = 0; j < w->nconns; j++) {
+            const struct subscription *s = &w->subs[j];
+            uint32_t topic = s->topic;
+            if (!s->subscribed || checked[topic])
                 continue;
-            const struct subscription *s = &w->subs[topic - w->base];
-            if (!s->subscribed)
-                break;
+            checked[topic] = true;
             uint64_t count = pub->confirmed_count[topic];
             uint64_t final = pub->final_seq[topic];
             if (count > 0 && final - s->start + 1 != count) {
                 t->errors[ERR_SEQUENCE]++;
                 t->error_sum++;
                 fprintf(stderr,
-                        "fanout_load: topic %s: %llu confirms, but seqs %llu..%llu were "
+                        "wsbroker-bench: topic %s: %llu confirms, but seqs %llu..%llu were "
                         "assigned\n",
                         run->topics[topic].text, (unsigned long long)count,
                         (unsigned long long)s->start, (unsigned long long) final);
             }
-            break;
         }
     }
+    free(checked);
 }
 
 static double us(uint64_t ns)
@@ -1652,8 +1780,8 @@ static void report_table(const struct config *cfg, const struct totals *t)
     const struct counters *n = &t->n;
     double pub_s = (double)n->published / cfg->duration_s;
     double del_s = (double)n->delivered / cfg->duration_s;
-    printf("fanout_load %s: %u publishers -> %u subscribers on %u topics, %zu B, acks %s", cfg->url,
-           cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
+    printf("wsbroker-bench %s %s: %u publishers -> %u subscribers on %u topics, %zu B, acks %s",
+           bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
            cfg->ack_manual ? "manual" : "none");
     if (cfg->ack_manual)
         printf(" (every %u or 1 ms)", cfg->ack_every);
@@ -1661,12 +1789,19 @@ static void report_table(const struct config *cfg, const struct totals *t)
     print_mode(cfg, stdout);
     printf(", %.1f s (+%.1f s warm-up), %u+1 threads\n", cfg->duration_s, cfg->warmup_s,
            cfg->threads);
-    printf("%12s %13s %9s %9s %9s %9s %9s %9s %7s %7s\n", "published/s", "delivered/s", "MB/s",
-           "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "errors", "faults");
-    printf("%12.0f %13.0f %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu %7llu\n", pub_s, del_s,
+    printf("%12s %13s %9s %9s %9s %9s %9s %10s %9s %7s %7s\n", "published/s", "delivered/s", "MB/s",
+           "p50 us", "p90 us", "p99 us", "p99.9 us", "p99.99 us", "max us", "errors", "faults");
+    printf("%12.0f %13.0f %9.2f %9.1f %9.1f %9.1f %9.1f %10.1f %9.1f %7llu %7llu\n", pub_s, del_s,
            del_s * (double)cfg->size / 1e6, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
-           us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(h->max),
-           (unsigned long long)t->error_sum, (unsigned long long)t->faults);
+           us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(hist_percentile(h, 99.99)),
+           us(h->max), (unsigned long long)t->error_sum, (unsigned long long)t->faults);
+    if (cfg->resume) {
+        const struct hist *r = &t->resume_hist;
+        printf("resume storm: %llu subscribers dropped and resubscribed, %llu caught up; "
+               "time to catch up p50 %.1f us, p99 %.1f us, max %.1f us\n",
+               (unsigned long long)n->resumes, (unsigned long long)r->total,
+               us(hist_percentile(r, 50)), us(hist_percentile(r, 99)), us(r->max));
+    }
     printf("delivery: %llu of %llu due (%.2f%%); gaps %llu (%llu msgs); missing %llu; "
            "duplicates %llu; reorders %llu; after-gap %llu; redelivered %llu; undelivered at drain "
            "end %llu\n",
@@ -1694,20 +1829,29 @@ static void report_json(const struct config *cfg, const struct totals *t)
     const struct counters *n = &t->n;
     double pub_s = (double)n->published / cfg->duration_s;
     double del_s = (double)n->delivered / cfg->duration_s;
-    printf("{\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,\"size\":%zu,"
+    printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,"
+           "\"size\":%zu,"
            "\"ack\":\"%s\",\"ack_every\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
            "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,",
-           cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
+           bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
            cfg->ack_manual ? "manual" : "none", cfg->ack_every,
            cfg->window ? cfg->window : WSB_DEFAULT_WINDOW, cfg->rate, cfg->inflight, cfg->threads,
            cfg->duration_s, cfg->warmup_s);
     printf("\"published_per_s\":%.1f,\"delivered_per_s\":%.1f,\"mb_per_s\":%.3f,", pub_s, del_s,
            del_s * (double)cfg->size / 1e6);
-    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
-           "\"mean\":%.1f,\"count\":%llu},",
+    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
+           "\"p99_99\":%.1f,\"max\":%.1f,\"mean\":%.1f,\"count\":%llu},",
            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-           us(hist_percentile(h, 99.9)), us(h->max), hist_mean(h) / 1000.0,
-           (unsigned long long)h->total);
+           us(hist_percentile(h, 99.9)), us(hist_percentile(h, 99.99)), us(h->max),
+           hist_mean(h) / 1000.0, (unsigned long long)h->total);
+    if (cfg->resume) {
+        const struct hist *r = &t->resume_hist;
+        printf("\"resume\":{\"dropped\":%llu,\"caught_up\":%llu,\"p50_us\":%.1f,"
+               "\"p99_us\":%.1f,\"max_us\":%.1f},",
+               (unsigned long long)n->resumes, (unsigned long long)r->total,
+               us(hist_percentile(r, 50)), us(hist_percentile(r, 99)), us(r->max));
+    }
+    printf("\"zipf\":%.3f,", cfg->zipf);
     printf("\"delivery\":{\"due\":%llu,\"delivered\":%llu,\"gap_envelopes\":%llu,\"gap_msgs\":%llu,"
            "\"missing\":%llu,\"duplicates\":%llu,\"reorders\":%llu,\"after_gap\":%llu,"
            "\"redelivered\":%llu,\"undelivered\":%llu,\"faults\":%llu},",
@@ -1744,7 +1888,7 @@ static void start_or_abort(struct run *run, struct worker *workers, uint32_t cou
             first = workers[i].first_error;
     }
     if (failed > 0) {
-        fprintf(stderr, "fanout_load: %llu connections to %s failed to join; first: %s\n",
+        fprintf(stderr, "wsbroker-bench: %llu connections to %s failed to join; first: %s\n",
                 (unsigned long long)failed, run->cfg.url, first);
         run->abort = true;
         return;
@@ -1753,6 +1897,10 @@ static void start_or_abort(struct run *run, struct worker *workers, uint32_t cou
     run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
     run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
     run->t_drain = run->t_end + (uint64_t)(run->cfg.drain_s * NS_PER_S);
+    run->t_resume = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S / 2);
+    run->clock.t0 = run->t_start;
+    run->clock.t_measure = run->t_measure;
+    run->clock.t_end = run->t_end;
 }
 
 static bool run_prepare(struct run *run)
@@ -1773,42 +1921,103 @@ static bool run_prepare(struct run *run)
         run->pattern[i] = (uint8_t)(rng_next(&rng) >> 32);
     run->bin_header_len = bin_header(run->bin_header, cfg->size);
     atomic_init(&run->publish_done, false);
+    atomic_init(&run->workers_done, 0);
+    if (cfg->zipf > 0 && !zipf_init(&run->zipf, cfg->topics, cfg->zipf))
+        return false;
+    double span_s = cfg->warmup_s + cfg->duration_s + cfg->drain_s + CLOSE_TIMEOUT_MS / 1000.0;
+    series_clock_init(&run->clock, 0, (uint64_t)(span_s * NS_PER_S), 0, 0);
     return true;
 }
 
-int main(int argc, char **argv)
+/* Until every thread is done: with --progress, one line a second on stderr. */
+static void watch_progress(struct run *run, const struct worker *workers, uint32_t count)
+{
+    uint64_t next = now_ns() + NS_PER_S, last_pub = 0, last_del = 0;
+    while (atomic_load(&run->workers_done) < count) {
+        struct timespec nap = {.tv_nsec = 20 * (long)NS_PER_MS};
+        nanosleep(&nap, NULL);
+        uint64_t now = now_ns();
+        if (!run->cfg.progress || now < next)
+            continue;
+        next += NS_PER_S;
+        uint64_t pub = 0, del = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            uint64_t v = atomic_load_explicit(&workers[i].progress_count, memory_order_relaxed);
+            if (workers[i].role == ROLE_PUBLISHER)
+                pub += v;
+            else
+                del += v;
+        }
+        const char *phase = now < run->t_measure ? "warm-up"
+                            : now < run->t_end   ? "measure"
+                                                 : "drain/close";
+        fprintf(stderr,
+                "wsbroker-bench: %6.1f s %-11s published %llu (+%llu), delivered %llu (+%llu)\n",
+                (double)(now - run->t_start) / NS_PER_S, phase, (unsigned long long)pub,
+                (unsigned long long)(pub - last_pub), (unsigned long long)del,
+                (unsigned long long)(del - last_del));
+        last_pub = pub;
+        last_del = del;
+    }
+}
+
+/* --csv: the merged time series of the run. */
+static bool write_series(const struct run *run, const struct worker *workers, uint32_t nsub,
+                         const struct worker *pub)
+{
+    FILE *out = fopen(run->cfg.csv, "w");
+    if (out == NULL) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: %s\n", run->cfg.csv, strerror(errno));
+        return false;
+    }
+    struct series *recv = calloc(nsub, sizeof *recv);
+    bool ok = recv != NULL;
+    for (uint32_t i = 0; ok && i < nsub; i++)
+        recv[i] = workers[i].series;
+    ok = ok && series_write_csv(out, &run->clock, &pub->series, recv, nsub, run->cfg.size);
+    free(recv);
+    if (fclose(out) != 0 || !ok) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: write failed\n", run->cfg.csv);
+        return false;
+    }
+    return true;
+}
+
+int pubsub_main(int argc, char **argv)
 {
     struct run *run = &g_run;
     parse_args(&run->cfg, argc, argv);
+    if (isatty(STDERR_FILENO))
+        run->cfg.progress = true;
     const struct config *cfg = &run->cfg;
     const char *why = target_parse_url(&run->target, cfg->url);
     if (why != NULL)
         die_usage("--url '%s': %s", cfg->url, why);
     why = target_resolve(&run->target);
     if (why != NULL) {
-        fprintf(stderr, "fanout_load: cannot resolve %s:%s: %s\n", run->target.host,
+        fprintf(stderr, "wsbroker-bench: cannot resolve %s:%s: %s\n", run->target.host,
                 run->target.port, why);
         return 1;
     }
     if (run->target.tls) {
-        run->tls = tls_client_ctx_new("fanout_load", cfg->ca);
+        run->tls = tls_client_ctx_new("wsbroker-bench", cfg->ca);
         if (run->tls == NULL)
             return 1;
     } else if (cfg->ca != NULL) {
-        fprintf(stderr, "fanout_load: --ca is ignored for a ws:// URL\n");
+        fprintf(stderr, "wsbroker-bench: --ca is ignored for a ws:// URL\n");
     }
     rlim_t need = (rlim_t)cfg->subscribers + cfg->publishers + 2 * (cfg->threads + 1) + FD_SLACK;
     rlim_t hard = 0;
     if (!raise_fd_limit(need, &hard)) {
         fprintf(stderr,
-                "fanout_load: %u connections need %llu descriptors; the hard limit is %llu "
+                "wsbroker-bench: %u connections need %llu descriptors; the hard limit is %llu "
                 "(raise ulimit -Hn)\n",
                 cfg->subscribers + cfg->publishers, (unsigned long long)need,
                 (unsigned long long)hard);
         return 1;
     }
     if (!run_prepare(run)) {
-        fprintf(stderr, "fanout_load: out of memory\n");
+        fprintf(stderr, "wsbroker-bench: out of memory\n");
         return 1;
     }
     double buffers = (double)cfg->subscribers * (double)(in_frame_bound(run) + RECV_SLACK) +
@@ -1821,32 +2030,34 @@ int main(int argc, char **argv)
     uint32_t count = cfg->threads + 1; /* subscriber threads, then the publisher thread */
     struct worker *workers = calloc(count, sizeof *workers);
     if (workers == NULL) {
-        fprintf(stderr, "fanout_load: out of memory\n");
+        fprintf(stderr, "wsbroker-bench: out of memory\n");
         return 1;
     }
     for (uint32_t i = 0, base = 0; i < cfg->threads; i++) {
         uint32_t share = cfg->subscribers / cfg->threads + (i < cfg->subscribers % cfg->threads);
         if (!worker_init(&workers[i], run, ROLE_SUBSCRIBER, i, base, share)) {
-            fprintf(stderr, "fanout_load: cannot set up subscriber thread %u: out of memory\n", i);
+            fprintf(stderr, "wsbroker-bench: cannot set up subscriber thread %u: out of memory\n",
+                    i);
             return 1;
         }
         base += share;
     }
     struct worker *pub = &workers[cfg->threads];
     if (!worker_init(pub, run, ROLE_PUBLISHER, cfg->threads, 0, cfg->publishers)) {
-        fprintf(stderr, "fanout_load: cannot set up the publisher thread: out of memory\n");
+        fprintf(stderr, "wsbroker-bench: cannot set up the publisher thread: out of memory\n");
         return 1;
     }
     pthread_barrier_init(&run->barrier, NULL, count + 1);
     for (uint32_t i = 0; i < count; i++) {
         if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]) != 0) {
-            fprintf(stderr, "fanout_load: cannot start thread %u\n", i);
+            fprintf(stderr, "wsbroker-bench: cannot start thread %u\n", i);
             return 1;
         }
     }
     pthread_barrier_wait(&run->barrier);
     start_or_abort(run, workers, count);
     pthread_barrier_wait(&run->barrier);
+    watch_progress(run, workers, count);
 
     struct totals *t = calloc(1, sizeof *t);
     for (uint32_t i = 0; i < count; i++) {
@@ -1868,14 +2079,16 @@ int main(int argc, char **argv)
      * and an overloaded broker's backlog (its queues plus the kernel's socket
      * buffers) can take longer than --drain to arrive. */
     t->faults = t->n.missing + t->n.duplicates + t->n.reorders + t->n.after_gap;
+    if (cfg->csv != NULL && !write_series(run, workers, cfg->threads, pub))
+        t->error_sum++;
     if (cfg->json)
         report_json(cfg, t);
     else
         report_table(cfg, t);
     if (t->first_error != NULL)
-        fprintf(stderr, "fanout_load: %s\n", t->first_error);
+        fprintf(stderr, "wsbroker-bench: %s\n", t->first_error);
     if (t->first_gap != NULL)
-        fprintf(stderr, "fanout_load: first gap: %s\n", t->first_gap);
+        fprintf(stderr, "wsbroker-bench: first gap: %s\n", t->first_gap);
     int status = t->error_sum > 0 || t->faults > 0 ? 1 : 0;
     for (uint32_t i = 0; i < count; i++)
         worker_free(&workers[i]);
@@ -1884,5 +2097,6 @@ int main(int argc, char **argv)
     free(run->topics);
     free(run->final_seq);
     free(run->pattern);
+    zipf_free(&run->zipf);
     return status;
 }
