@@ -17,6 +17,7 @@
 /* wolfSSL wants its build options before anything else of its own. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -276,6 +277,23 @@ static inline WOLFSSL_CTX *tls_client_ctx_new(const char *prog, const char *ca_f
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
     }
     return ctx;
+}
+
+/* Frees the context made by tls_client_ctx_new (NULL is fine) and wolfSSL's
+ * global state; after every thread that used it is done. */
+static inline void tls_client_ctx_free(WOLFSSL_CTX *ctx)
+{
+    if (ctx == NULL)
+        return;
+    wolfSSL_CTX_free(ctx);
+    wolfSSL_Cleanup();
+}
+
+/* A thread that ran TLS handshakes calls this before it exits: wolfSSL keeps
+ * a per-thread cache of ECC points (FP_ECC) that nothing else frees. */
+static inline void tls_thread_end(void)
+{
+    wc_ecc_fp_free();
 }
 
 /* A TLS session over the non-blocking socket fd (wolfSSL's own socket I/O),

@@ -1361,6 +1361,7 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&run->publish_done, true, memory_order_release);
     }
     worker_close_all(w);
+    tls_thread_end();
     atomic_fetch_add(&run->workers_done, 1);
     return NULL;
 }
@@ -2098,5 +2099,6 @@ int pubsub_main(int argc, char **argv)
     free(run->final_seq);
     free(run->pattern);
     zipf_free(&run->zipf);
+    tls_client_ctx_free(run->tls);
     return status;
 }
