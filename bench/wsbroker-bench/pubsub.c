@@ -61,6 +61,8 @@
 
 #include "envelope.h"
 #include "loadgen.h"
+#include "mqtt_codec.h"
+#include "nats_codec.h"
 #include "scenario.h"
 #include "series.h"
 #include "zipf.h"
@@ -87,7 +89,7 @@
 #define MAX_INFLIGHT       65536
 #define MAX_PREFIX         200
 #define TOPIC_NAME_MAX     (MAX_PREFIX + 12) /* prefix, '.', index, NUL */
-#define STAMP_BYTES        16                /* send time, publisher, message number */
+#define STAMP_BYTES        24                /* send time, publisher, message number, topic seq */
 #define MIN_PAYLOAD        STAMP_BYTES
 #define MAX_PAYLOAD        (1000u * 1000u) /* under the default max_envelope of 1 MiB */
 #define MAX_BUFFER_BYTES   (1ull << 30)    /* all connections' buffers together */
@@ -97,6 +99,7 @@
 #define ENVELOPE_ROOM      1024  /* hello, sub, ack: small envelopes */
 #define SUB_OUT_BYTES      (REQUEST_ROOM + 4 * (ENVELOPE_ROOM + WS_FRAME_MAX_HEADER))
 #define RECV_SLACK         32768 /* receive room beyond one whole frame */
+#define PEER_FRAME_ROOM    (192 * 1024) /* nats, mqtt: the largest frame taken */
 #define CONTROL_ROOM       (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
 #define PATTERN_PERIOD     256 /* payload bytes start at pattern[msg % PERIOD] */
 #define EPOLL_BATCH        256
@@ -120,8 +123,16 @@ enum err_kind {
 static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "join",    "protocol",
                                                  "closed",  "broker",    "payload", "sequence"};
 
+/* Whose protocol the run speaks (--adapter). Only wsbroker sequences and
+ * confirms; for the others the publisher stamps each message with its
+ * topic's next seq, so one publisher connection is allowed (seqs from two
+ * connections could legitimately interleave out of order). */
+enum adapter { ADAPTER_WSBROKER, ADAPTER_NATS, ADAPTER_MQTT, ADAPTER_RAW, ADAPTER_KINDS };
+static const char *const adapter_names[ADAPTER_KINDS] = {"wsbroker", "nats", "mqtt", "raw"};
+
 struct config {
     const char *url;
+    enum adapter adapter;
     uint32_t publishers;
     uint32_t subscribers;
     uint32_t topics;
@@ -198,6 +209,8 @@ struct conn {
     size_t out_off, out_len, out_cap;
     uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
     size_t in_len, in_cap;
+    uint8_t *stream; /* nats, mqtt: message payloads not yet parsed; their packets span frames */
+    size_t stream_len;
     char key[HANDSHAKE_KEY_LEN + 1];
 };
 
@@ -466,16 +479,79 @@ static void conn_finish_connect(struct worker *w, struct conn *c)
         }
     }
     c->out_off = 0;
+    static const char *const subprotocols[ADAPTER_KINDS] = {
+        [ADAPTER_WSBROKER] = WSB_SUBPROTOCOL, [ADAPTER_MQTT] = MQTT_SUBPROTOCOL};
     c->out_len = handshake_write_request((char *)c->out, c->out_cap, &w->run->target,
-                                         WSB_SUBPROTOCOL, &w->rng, c->key);
+                                         subprotocols[w->run->cfg.adapter], &w->rng, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }
 
 /* After the 101: hello, and for a subscriber its sub right behind it (the
  * protocol allows pipelining; the broker answers in order). */
+static void conn_ready(struct worker *w, struct conn *c)
+{
+    c->state = CONN_READY;
+    w->joined++;
+}
+
+static bool conn_queue_bytes(struct worker *w, struct conn *c, const void *bytes, size_t len)
+{
+    return len > 0 && conn_queue_frame(w, c, WS_OP_BINARY, bytes, len);
+}
+
+/* A peer broker's join: NATS CONNECT (+ SUB) + PING, answered by PONG; MQTT
+ * CONNECT (+ SUBSCRIBE), answered by CONNACK (+ SUBACK); raw: nothing to say,
+ * ready at once. */
+static void conn_join_peer(struct worker *w, struct conn *c)
+{
+    const struct run *run = w->run;
+    bool sub = w->role == ROLE_SUBSCRIBER;
+    const struct topic_name *t = sub ? &run->topics[w->subs[c->index].topic] : NULL;
+    char *text = (char *)w->scratch;
+    uint8_t *bin = w->scratch;
+    size_t cap = w->scratch_cap, n = 0;
+    bool ok = true;
+    c->state = CONN_JOINING;
+    switch (run->cfg.adapter) {
+    case ADAPTER_NATS:
+        n = nats_write_connect(text, cap);
+        if (sub && n > 0)
+            n += nats_write_sub(text + n, cap - n, t->text, t->len, c->index + 1);
+        if (n > 0)
+            n += nats_write_ping(text + n, cap - n);
+        ok = conn_queue_bytes(w, c, text, n);
+        break;
+    case ADAPTER_MQTT: {
+        char id[48];
+        int idlen = snprintf(id, sizeof id, "wsb-%c%u-%u-%08x", sub ? 's' : 'p', w->id, c->index,
+                             (unsigned)rng_next(&w->rng));
+        n = mqtt_write_connect(bin, cap, id, (size_t)idlen);
+        ok = conn_queue_bytes(w, c, bin, n);
+        if (ok && sub) {
+            n = mqtt_write_subscribe(bin, cap, 1, t->text, t->len);
+            ok = conn_queue_bytes(w, c, bin, n);
+        }
+        break;
+    }
+    default: /* raw */
+        if (sub) {
+            w->subs[c->index].subscribed = true;
+            w->subs[c->index].start = w->subs[c->index].next = 1;
+        }
+        conn_ready(w, c);
+        break;
+    }
+    if (!ok)
+        conn_fail(w, c, ERR_JOIN, "cannot encode the %s join", adapter_names[run->cfg.adapter]);
+}
+
 static void conn_join(struct worker *w, struct conn *c)
 {
+    if (w->run->cfg.adapter != ADAPTER_WSBROKER) {
+        conn_join_peer(w, c);
+        return;
+    }
     const struct config *cfg = &w->run->cfg;
     struct wsb_request hello = {.op = WSB_OP_HELLO, .version = WSB_PROTOCOL_VERSION};
     bool ok = conn_queue_request(w, c, &hello);
@@ -522,11 +598,6 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
     conn_join(w, c);
 }
 
-static void conn_ready(struct worker *w, struct conn *c)
-{
-    c->state = CONN_READY;
-    w->joined++;
-}
 
 /* ---- payload stamps --------------------------------------------------- */
 
@@ -554,6 +625,7 @@ struct stamp {
     uint64_t sent_ns; /* CLOCK_MONOTONIC: when due (open loop) or written */
     uint32_t publisher;
     uint32_t number; /* the publisher's message number, low 32 bits */
+    uint64_t seq;    /* peers (--adapter other than wsbroker): the topic's seq; else 0 */
 };
 
 static const uint8_t *pattern_at(const struct run *run, uint32_t number)
@@ -569,6 +641,7 @@ static size_t data_write(struct worker *w, const struct stamp *s)
     memcpy(p, &s->sent_ns, 8);
     memcpy(p + 8, &s->publisher, 4);
     memcpy(p + 12, &s->number, 4);
+    memcpy(p + 16, &s->seq, 8);
     memcpy(p + STAMP_BYTES, pattern_at(run, s->number), run->cfg.size - STAMP_BYTES);
     return run->bin_header_len + run->cfg.size;
 }
@@ -584,6 +657,7 @@ static bool data_read(const struct run *run, struct ws_str data, struct stamp *s
     memcpy(&s->sent_ns, p, 8);
     memcpy(&s->publisher, p + 8, 4);
     memcpy(&s->number, p + 12, 4);
+    memcpy(&s->seq, p + 16, 8);
     return s->publisher < run->cfg.publishers && s->sent_ns >= run->t_start &&
            memcmp(p + STAMP_BYTES, pattern_at(run, s->number), run->cfg.size - STAMP_BYTES) == 0;
 }
@@ -766,7 +840,10 @@ static void sub_ack_tick(struct worker *w)
 
 /* ---- subscribers: envelopes ------------------------------------------- */
 
-static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event *ev, uint64_t now)
+/* One message for subscriber c, whoever's protocol carried it. seq is the
+ * broker's (wsbroker) or 0: then the publisher's stamp in the data has it. */
+static void sub_on_delivery(struct worker *w, struct conn *c, struct ws_str topic,
+                            struct ws_str data, uint64_t seq, bool redelivered, uint64_t now)
 {
     const struct run *run = w->run;
     struct subscription *s = &w->subs[c->index];
@@ -776,21 +853,23 @@ static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event 
         return;
     }
     struct stamp stamp;
-    if (ev->topic.len != t->len || memcmp(ev->topic.ptr, t->text, t->len) != 0) {
-        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', subscribed to '%s'", (int)ev->topic.len,
-                   ev->topic.ptr, t->text);
+    if (topic.len != t->len || memcmp(topic.ptr, t->text, t->len) != 0) {
+        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', subscribed to '%s'", (int)topic.len,
+                   topic.ptr, t->text);
         return;
     }
-    if (!data_read(run, ev->data, &stamp)) {
+    if (!data_read(run, data, &stamp)) {
         conn_error(w, c, ERR_PAYLOAD, "msg seq %llu: data is not what was published",
-                   (unsigned long long)ev->seq);
+                   (unsigned long long)seq);
         return;
     }
-    if (ev->redelivered)
+    if (run->cfg.adapter != ADAPTER_WSBROKER)
+        seq = stamp.seq;
+    if (redelivered)
         w->n.redelivered++;
     if (run->cfg.ack_manual)
-        sub_note_delivery(w, c, s, ev->seq);
-    bool first = track_msg(w, s, ev->seq, ev->redelivered);
+        sub_note_delivery(w, c, s, seq);
+    bool first = track_msg(w, s, seq, redelivered);
     sub_check_resumed(w, s, now);
     if (!first)
         return;
@@ -803,6 +882,11 @@ static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event 
         w->n.delivered++;
     if (stamp.sent_ns >= run->t_measure && stamp.sent_ns < run->t_end)
         hist_record(&w->hist, latency);
+}
+
+static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event *ev, uint64_t now)
+{
+    sub_on_delivery(w, c, ev->topic, ev->data, ev->seq, ev->redelivered, now);
 }
 
 static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb_event *ev)
@@ -861,15 +945,11 @@ static uint64_t pub_global_number(const struct run *run, uint32_t p, uint64_t k)
 
 static uint32_t topic_of_publish(const struct run *run, uint64_t n);
 
-static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t now)
+/* wsbroker: a pub envelope with confirm: true and id k + 1. */
+static bool pub_queue_envelope(struct worker *w, struct conn *c, const struct topic_name *t,
+                               const struct stamp *stamp, uint64_t k)
 {
-    const struct run *run = w->run;
-    struct publisher *p = &w->pubs[c->index];
-    uint64_t k = p->sent;
-    const struct topic_name *t =
-        &run->topics[topic_of_publish(run, pub_global_number(run, c->index, k))];
-    struct stamp stamp = {.sent_ns = due, .publisher = c->index, .number = (uint32_t)k};
-    size_t len = data_write(w, &stamp);
+    size_t len = data_write(w, stamp);
     struct wsb_request pub = {
         .op = WSB_OP_PUB,
         .topic = {t->text, t->len},
@@ -880,8 +960,47 @@ static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t n
     };
     if (!conn_queue_request(w, c, &pub))
         return false;
+    w->pubs[c->index].unconfirmed++;
+    return true;
+}
+
+/* A peer: NATS PUB, MQTT PUBLISH, or raw (the data alone). Nothing confirms
+ * it, so the topic's final seq is the last one sent. */
+static bool pub_queue_peer(struct worker *w, struct conn *c, const struct topic_name *t,
+                           uint32_t topic, struct stamp *stamp)
+{
+    enum adapter adapter = w->run->cfg.adapter;
+    stamp->seq = w->final_seq[topic] + 1;
+    size_t len = data_write(w, stamp);
+    bool ok;
+    if (adapter == ADAPTER_NATS)
+        ok = conn_queue_bytes(
+            w, c, w->scratch,
+            nats_write_pub(w->scratch, w->scratch_cap, t->text, t->len, w->data, len));
+    else if (adapter == ADAPTER_MQTT)
+        ok = conn_queue_bytes(
+            w, c, w->scratch,
+            mqtt_write_publish(w->scratch, w->scratch_cap, t->text, t->len, w->data, len));
+    else
+        ok = conn_queue_bytes(w, c, w->data, len);
+    if (ok)
+        w->final_seq[topic] = stamp->seq;
+    return ok;
+}
+
+static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t now)
+{
+    const struct run *run = w->run;
+    struct publisher *p = &w->pubs[c->index];
+    uint64_t k = p->sent;
+    uint32_t topic = topic_of_publish(run, pub_global_number(run, c->index, k));
+    const struct topic_name *t = &run->topics[topic];
+    struct stamp stamp = {.sent_ns = due, .publisher = c->index, .number = (uint32_t)k};
+    bool queued = run->cfg.adapter == ADAPTER_WSBROKER ? pub_queue_envelope(w, c, t, &stamp, k)
+                                                       : pub_queue_peer(w, c, t, topic, &stamp);
+    if (!queued)
+        return false;
     p->sent++;
-    p->unconfirmed++;
     w->n.published_all++;
     atomic_store_explicit(&w->progress_count, w->n.published_all, memory_order_relaxed);
     series_record(&w->series, &run->clock, due, 0);
@@ -1010,6 +1129,92 @@ static void conn_on_close_frame(struct worker *w, struct conn *c, const struct w
               (const char *)f->payload + 2);
 }
 
+/* A peer's event: joins complete, messages delivered, PINGs answered. */
+static void conn_on_peer_event(struct worker *w, struct conn *c, const struct peer_event *ev,
+                               uint64_t now)
+{
+    bool sub = w->role == ROLE_SUBSCRIBER;
+    bool joining = c->state == CONN_JOINING;
+    char pong[16];
+    switch (ev->kind) {
+    case PEER_EV_PONG:       /* NATS: CONNECT (and SUB) processed */
+    case PEER_EV_CONNECTED:  /* MQTT: a publisher is ready; a subscriber waits for SUBACK */
+    case PEER_EV_SUBSCRIBED: /* MQTT */
+        if (!joining || (ev->kind == PEER_EV_CONNECTED && sub))
+            break;
+        if (sub) {
+            struct subscription *s = &w->subs[c->index];
+            s->subscribed = true;
+            s->start = s->next = 1; /* the publisher stamps seqs from 1 */
+        }
+        conn_ready(w, c);
+        break;
+    case PEER_EV_PING:
+        conn_queue_bytes(w, c, pong, nats_write_pong(pong, sizeof pong));
+        break;
+    case PEER_EV_MSG:
+        if (!sub) {
+            conn_error(w, c, ERR_PROTOCOL, "a message to a publisher");
+            break;
+        }
+        sub_on_delivery(w, c, (struct ws_str){ev->topic, ev->topic_len},
+                        (struct ws_str){(const char *)ev->data, ev->data_len}, 0, false, now);
+        break;
+    case PEER_EV_REFUSED:
+        conn_error(w, c, ERR_BROKER, "%.*s", (int)ev->text_len, ev->text);
+        break;
+    case PEER_EV_OTHER:
+        break;
+    }
+}
+
+/* A data frame from a peer. Raw: the frame is the message. NATS and MQTT:
+ * the frames carry a byte stream whose messages may span frames, so it is
+ * reassembled in c->stream and parsed from there. */
+static void conn_on_peer_frame(struct worker *w, struct conn *c, const struct ws_frame *f,
+                               uint64_t now)
+{
+    const struct run *run = w->run;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (run->cfg.adapter == ADAPTER_RAW) {
+        if (w->role != ROLE_SUBSCRIBER)
+            return;
+        const struct topic_name *t = &run->topics[w->subs[c->index].topic];
+        sub_on_delivery(w, c, (struct ws_str){t->text, t->len},
+                        (struct ws_str){(const char *)f->payload, (size_t)f->payload_len}, 0, false,
+                        now);
+        return;
+    }
+    if (f->payload_len > c->in_cap - c->stream_len) {
+        conn_fail(w, c, ERR_PROTOCOL, "%s message over %zu bytes", adapter_names[run->cfg.adapter],
+                  c->in_cap);
+        return;
+    }
+    memcpy(c->stream + c->stream_len, f->payload, (size_t)f->payload_len);
+    c->stream_len += (size_t)f->payload_len;
+    size_t off = 0;
+    while (off < c->stream_len && c->state != CONN_DONE) {
+        struct peer_event ev;
+        ssize_t n = run->cfg.adapter == ADAPTER_NATS
+                        ? nats_parse(c->stream + off, c->stream_len - off, &ev)
+                        : mqtt_parse(c->stream + off, c->stream_len - off, &ev);
+        if (n == PEER_INCOMPLETE)
+            break;
+        if (n < 0) {
+            conn_fail(w, c, ERR_PROTOCOL, "malformed %s message from the broker",
+                      adapter_names[run->cfg.adapter]);
+            return;
+        }
+        conn_on_peer_event(w, c, &ev, now);
+        off += (size_t)n;
+    }
+    if (c->state == CONN_DONE)
+        return;
+    memmove(c->stream, c->stream + off, c->stream_len - off);
+    c->stream_len -= off;
+}
+
 static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_frame *f, uint64_t now)
 {
     if (f->rsv != 0 || f->masked || !f->fin) {
@@ -1019,7 +1224,13 @@ static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_fram
     }
     switch (f->opcode) {
     case WS_OP_BINARY:
-        conn_on_envelope(w, c, f, now);
+    case WS_OP_TEXT:
+        if (w->run->cfg.adapter != ADAPTER_WSBROKER)
+            conn_on_peer_frame(w, c, f, now);
+        else if (f->opcode == WS_OP_BINARY)
+            conn_on_envelope(w, c, f, now);
+        else
+            conn_fail(w, c, ERR_PROTOCOL, "a text message from wsbroker");
         break;
     case WS_OP_CLOSE:
         conn_on_close_frame(w, c, f);
@@ -1200,6 +1411,23 @@ static uint32_t pub_unconfirmed(const struct worker *w)
     return n;
 }
 
+/* Closed loop against a peer, where nothing confirms: the limit is what the
+ * socket takes. Writes to every ready publisher until its socket pushes back;
+ * true while some publisher still had room. */
+static bool pub_write_ahead(struct worker *w, uint64_t now)
+{
+    bool room = false;
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state != CONN_READY || c->want_write)
+            continue; /* not joined, or waiting for EPOLLOUT */
+        pub_pump(w, c, now);
+        conn_flush(w, c);
+        room = room || (c->state == CONN_READY && !c->want_write);
+    }
+    return room;
+}
+
 /* Publishes until t_end, then waits (bounded) for the outstanding confirms
  * and hands the topics' final seqs to the subscribers. */
 static void pub_run_load(struct worker *w)
@@ -1211,6 +1439,7 @@ static void pub_run_load(struct worker *w)
         if (w->conns[i].state == CONN_READY)
             conn_flush(w, &w->conns[i]);
     }
+    bool unpaced = run->cfg.rate == 0 && run->cfg.adapter != ADAPTER_WSBROKER;
     while (w->open > 0 && (now = now_ns()) < run->t_drain) {
         uint64_t until = run->t_drain;
         if (now < run->t_end) {
@@ -1218,6 +1447,8 @@ static void pub_run_load(struct worker *w)
             if (run->cfg.rate > 0) {
                 uint64_t due = pub_visit_slots(w, now);
                 until = due < until ? due : until;
+            } else if (unpaced && pub_write_ahead(w, now)) {
+                until = now; /* room left: look at events, then write on */
             }
         } else if (pub_unconfirmed(w) == 0) {
             break;
@@ -1424,6 +1655,10 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         return false;
     size_t out_cap = SUB_OUT_BYTES + CONTROL_ROOM;
     size_t in_cap = in_frame_bound(run) + RECV_SLACK;
+    /* nats-server and mosquitto pack many messages into one frame (nats up to
+     * its 64 KiB write buffer): room for a whole one */
+    if (cfg->adapter == ADAPTER_NATS || cfg->adapter == ADAPTER_MQTT)
+        in_cap = in_cap > PEER_FRAME_ROOM ? in_cap : PEER_FRAME_ROOM;
     if (role == ROLE_PUBLISHER) {
         w->pubs = calloc(nconns, sizeof *w->pubs);
         w->final_seq = calloc(cfg->topics, sizeof *w->final_seq);
@@ -1461,6 +1696,11 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         c->in = malloc(in_cap);
         if (c->out == NULL || c->in == NULL)
             return false;
+        if (cfg->adapter == ADAPTER_NATS || cfg->adapter == ADAPTER_MQTT) {
+            c->stream = malloc(in_cap);
+            if (c->stream == NULL)
+                return false;
+        }
     }
     return true;
 }
@@ -1470,6 +1710,7 @@ static void worker_free(struct worker *w)
     for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
         free(w->conns[i].out);
         free(w->conns[i].in);
+        free(w->conns[i].stream);
     }
     free(w->conns);
     free(w->subs);
@@ -1520,6 +1761,10 @@ static void usage(FILE *to)
             "  --csv FILE     per-second time series (bench/plot.gp draws it)\n"
             "  --progress     a progress line on stderr every second (default when stderr\n"
             "                 is a terminal)\n"
+            "  --adapter A    whose protocol: wsbroker (default), nats (NATS over WebSocket),\n"
+            "                 mqtt (MQTT 3.1.1 over WebSocket, QoS 0), raw (bare frames, for\n"
+            "                 bench/broadcast_reference); peers take one publisher, which\n"
+            "                 stamps per-topic seqs into the data\n"
             "  --json         one JSON object instead of the table\n",
             MIN_PAYLOAD, MAX_PAYLOAD, STAMP_BYTES, DEFAULT_DURATION_S, MAX_DURATION_S,
             DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, WSB_DEFAULT_WINDOW,
@@ -1572,6 +1817,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"resume", no_argument, NULL, 'R'},
         {"csv", required_argument, NULL, 'V'},
         {"progress", no_argument, NULL, 'G'},
+        {"adapter", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1656,6 +1902,15 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         case 'G':
             cfg->progress = true;
             break;
+        case 'A': {
+            int a = 0;
+            while (a < ADAPTER_KINDS && strcmp(optarg, adapter_names[a]) != 0)
+                a++;
+            if (a == ADAPTER_KINDS)
+                die_usage("--adapter: '%s' is not wsbroker, nats, mqtt or raw", optarg);
+            cfg->adapter = (enum adapter)a;
+            break;
+        }
         case 'h':
             usage(stdout);
             exit(0);
@@ -1671,6 +1926,15 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         die_usage("--prefix: 1 to %d bytes", MAX_PREFIX);
     if (cfg->threads > cfg->subscribers)
         cfg->threads = cfg->subscribers;
+    if (cfg->adapter != ADAPTER_WSBROKER) {
+        const char *name = adapter_names[cfg->adapter];
+        if (cfg->publishers != 1)
+            die_usage("--adapter %s: one publisher (it stamps the per-topic seqs)", name);
+        if (cfg->ack_manual || cfg->resume)
+            die_usage("--adapter %s: manual acks and resume are wsbroker's", name);
+        if (cfg->adapter == ADAPTER_RAW && cfg->topics != 1)
+            die_usage("--adapter raw: one topic (the server broadcasts every frame)");
+    }
     uint32_t window = cfg->window ? cfg->window : WSB_DEFAULT_WINDOW;
     if (cfg->ack_manual && cfg->ack_every > window)
         die_usage("--ack-every %u is over the window of %u: the broker would stall", cfg->ack_every,
@@ -1781,9 +2045,10 @@ static void report_table(const struct config *cfg, const struct totals *t)
     const struct counters *n = &t->n;
     double pub_s = (double)n->published / cfg->duration_s;
     double del_s = (double)n->delivered / cfg->duration_s;
-    printf("wsbroker-bench %s %s: %u publishers -> %u subscribers on %u topics, %zu B, acks %s",
-           bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
-           cfg->ack_manual ? "manual" : "none");
+    printf(
+        "wsbroker-bench %s (%s) %s: %u publishers -> %u subscribers on %u topics, %zu B, acks %s",
+        bench_scenario, adapter_names[cfg->adapter], cfg->url, cfg->publishers, cfg->subscribers,
+        cfg->topics, cfg->size, cfg->ack_manual ? "manual" : "none");
     if (cfg->ack_manual)
         printf(" (every %u or 1 ms)", cfg->ack_every);
     printf(", ");
@@ -1852,7 +2117,7 @@ static void report_json(const struct config *cfg, const struct totals *t)
                (unsigned long long)n->resumes, (unsigned long long)r->total,
                us(hist_percentile(r, 50)), us(hist_percentile(r, 99)), us(r->max));
     }
-    printf("\"zipf\":%.3f,", cfg->zipf);
+    printf("\"zipf\":%.3f,\"adapter\":\"%s\",", cfg->zipf, adapter_names[cfg->adapter]);
     printf("\"delivery\":{\"due\":%llu,\"delivered\":%llu,\"gap_envelopes\":%llu,\"gap_msgs\":%llu,"
            "\"missing\":%llu,\"duplicates\":%llu,\"reorders\":%llu,\"after_gap\":%llu,"
            "\"redelivered\":%llu,\"undelivered\":%llu,\"faults\":%llu},",
@@ -1920,7 +2185,9 @@ static bool run_prepare(struct run *run)
     uint64_t rng = rng_seed();
     for (size_t i = 0; i < cfg->size + PATTERN_PERIOD; i++)
         run->pattern[i] = (uint8_t)(rng_next(&rng) >> 32);
-    run->bin_header_len = bin_header(run->bin_header, cfg->size);
+    /* wsbroker carries the data as a msgpack bin; peers carry the bytes alone */
+    run->bin_header_len =
+        cfg->adapter == ADAPTER_WSBROKER ? bin_header(run->bin_header, cfg->size) : 0;
     atomic_init(&run->publish_done, false);
     atomic_init(&run->workers_done, 0);
     if (cfg->zipf > 0 && !zipf_init(&run->zipf, cfg->topics, cfg->zipf))
