@@ -40,12 +40,16 @@ def fmt(v, digits=0):
 
 
 def sustained(r):
-    """Everything due arrived, no fault, no error."""
+    """Kept up with a fixed rate: everything due arrived, no fault, no error,
+    and deliveries in the window came at (97% of) the rate they were due,
+    not only in the drain afterwards."""
     if r is None:
         return False
     d = r["delivery"]
+    due_per_s = d["due"] / (r["duration_s"] + r["warmup_s"])
     return (d["delivered"] == d["due"] and d["faults"] == 0
-            and sum(r["errors"].values()) == 0)
+            and sum(r["errors"].values()) == 0
+            and r["delivered_per_s"] >= 0.97 * due_per_s)
 
 
 def scenario_table(runs, name):
