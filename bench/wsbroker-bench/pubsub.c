@@ -98,8 +98,8 @@
 #define REQUEST_ROOM       2048  /* the upgrade request */
 #define ENVELOPE_ROOM      1024  /* hello, sub, ack: small envelopes */
 #define SUB_OUT_BYTES      (REQUEST_ROOM + 4 * (ENVELOPE_ROOM + WS_FRAME_MAX_HEADER))
-#define RECV_SLACK         32768 /* receive room beyond one whole frame */
-#define PEER_FRAME_ROOM    (192 * 1024) /* nats, mqtt: the largest frame taken */
+#define RECV_SLACK         32768       /* receive room beyond one whole frame */
+#define PEER_RECV_ROOM     (64 * 1024) /* nats, mqtt: receive buffer (frames may be larger) */
 #define CONTROL_ROOM       (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
 #define PATTERN_PERIOD     256 /* payload bytes start at pattern[msg % PERIOD] */
 #define EPOLL_BATCH        256
@@ -211,6 +211,7 @@ struct conn {
     size_t in_len, in_cap;
     uint8_t *stream; /* nats, mqtt: message payloads not yet parsed; their packets span frames */
     size_t stream_len;
+    uint64_t stream_frame_left; /* nats, mqtt: payload bytes of a frame still to come */
     char key[HANDSHAKE_KEY_LEN + 1];
 };
 
@@ -597,7 +598,6 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
     c->in_len -= head_len;
     conn_join(w, c);
 }
-
 
 /* ---- payload stamps --------------------------------------------------- */
 
@@ -1168,6 +1168,13 @@ static void conn_on_peer_event(struct worker *w, struct conn *c, const struct pe
     }
 }
 
+/* The stream buffer holds a partial message (under in_cap) plus one chunk
+ * of c->in. */
+#define STREAM_CAP(c) (2 * (c)->in_cap)
+
+static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_t *bytes,
+                                  size_t len, uint64_t now);
+
 /* A data frame from a peer. Raw: the frame is the message. NATS and MQTT:
  * the frames carry a byte stream whose messages may span frames, so it is
  * reassembled in c->stream and parsed from there. */
@@ -1186,13 +1193,23 @@ static void conn_on_peer_frame(struct worker *w, struct conn *c, const struct ws
                         now);
         return;
     }
-    if (f->payload_len > c->in_cap - c->stream_len) {
+    conn_feed_peer_stream(w, c, f->payload, (size_t)f->payload_len, now);
+}
+
+/* Appends bytes of a NATS or MQTT byte stream and handles every complete
+ * message in it. Frames may be far larger than c->in (nats-server sends
+ * hundreds of KiB in one), so their payloads arrive here piece by piece. */
+static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_t *bytes,
+                                  size_t len, uint64_t now)
+{
+    const struct run *run = w->run;
+    if (len > STREAM_CAP(c) - c->stream_len) {
         conn_fail(w, c, ERR_PROTOCOL, "%s message over %zu bytes", adapter_names[run->cfg.adapter],
                   c->in_cap);
         return;
     }
-    memcpy(c->stream + c->stream_len, f->payload, (size_t)f->payload_len);
-    c->stream_len += (size_t)f->payload_len;
+    memcpy(c->stream + c->stream_len, bytes, len);
+    c->stream_len += len;
     size_t off = 0;
     while (off < c->stream_len && c->state != CONN_DONE) {
         struct peer_event ev;
@@ -1249,10 +1266,30 @@ static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_fram
 static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
 {
     size_t off = 0;
+    bool streamed = w->run->cfg.adapter == ADAPTER_NATS || w->run->cfg.adapter == ADAPTER_MQTT;
     while (c->state >= CONN_JOINING && c->state <= CONN_CLOSING) {
+        if (c->stream_frame_left > 0) { /* the rest of a large peer frame */
+            size_t take = c->in_len - off;
+            if (take > c->stream_frame_left)
+                take = (size_t)c->stream_frame_left;
+            if (take == 0)
+                break;
+            c->stream_frame_left -= take;
+            if (c->state != CONN_CLOSING)
+                conn_feed_peer_stream(w, c, c->in + off, take, now);
+            off += take;
+            continue;
+        }
         struct ws_frame f;
         memset(&f, 0, sizeof f);
         ssize_t n = ws_frame_parse(c->in + off, c->in_len - off, &f);
+        if (n == WS_FRAME_INCOMPLETE && streamed && f.header_len > 0 && f.fin && f.rsv == 0 &&
+            !f.masked && (f.opcode == WS_OP_BINARY || f.opcode == WS_OP_TEXT)) {
+            /* a peer's data frame not all here yet: take its payload as it comes */
+            off += f.header_len;
+            c->stream_frame_left = f.payload_len;
+            continue;
+        }
         if (n == WS_FRAME_INCOMPLETE) {
             if (f.header_len > 0 && f.header_len + f.payload_len > c->in_cap)
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
@@ -1655,10 +1692,11 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         return false;
     size_t out_cap = SUB_OUT_BYTES + CONTROL_ROOM;
     size_t in_cap = in_frame_bound(run) + RECV_SLACK;
-    /* nats-server and mosquitto pack many messages into one frame (nats up to
-     * its 64 KiB write buffer): room for a whole one */
+    /* nats-server and mosquitto pack many messages into one frame (nats-server
+     * hundreds of KiB): those payloads are parsed as they arrive, in reads of
+     * up to this much */
     if (cfg->adapter == ADAPTER_NATS || cfg->adapter == ADAPTER_MQTT)
-        in_cap = in_cap > PEER_FRAME_ROOM ? in_cap : PEER_FRAME_ROOM;
+        in_cap = in_cap > PEER_RECV_ROOM ? in_cap : PEER_RECV_ROOM;
     if (role == ROLE_PUBLISHER) {
         w->pubs = calloc(nconns, sizeof *w->pubs);
         w->final_seq = calloc(cfg->topics, sizeof *w->final_seq);
@@ -1697,7 +1735,7 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         if (c->out == NULL || c->in == NULL)
             return false;
         if (cfg->adapter == ADAPTER_NATS || cfg->adapter == ADAPTER_MQTT) {
-            c->stream = malloc(in_cap);
+            c->stream = malloc(STREAM_CAP(c));
             if (c->stream == NULL)
                 return false;
         }
