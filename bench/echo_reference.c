@@ -1,10 +1,10 @@
 /*
  * echo_reference.c - the simplest WebSocket echo server we can write, as a
- * yardstick for bench/echo_load.
+ * yardstick for wsbroker-bench echo (formerly bench/echo_load).
  *
  *   echo_reference [--listen ADDR:PORT] [--workers N]
  *
- * It exists to show what echo_load can drive on a given machine: if the load
+ * It exists to show what the echo scenario can drive on a given machine: if the load
  * generator reaches more messages per second against this server than against
  * wsbroker, the generator was not what limited the broker's numbers. So it
  * does only what /echo needs and nothing else: one epoll loop per worker over

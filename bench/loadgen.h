@@ -6,8 +6,10 @@
  *
  * Header-only, every function static inline: bench/CMakeLists.txt builds
  * every C file in bench/ as its own program, so shared code cannot live in a .c
- * file there. bench/echo_load.c and bench/fanout_load.c both use it, so their
- * latency figures share one bucket layout and precision and compare.
+ * file there. wsbroker-bench's scenario families (bench/wsbroker-bench/echo.c,
+ * pubsub.c) and the reference servers use it, so their latency figures share
+ * one bucket layout and precision and compare; tests/bench/test_hist.c checks
+ * the histogram.
  */
 #ifndef WSB_BENCH_LOADGEN_H
 #define WSB_BENCH_LOADGEN_H
@@ -15,6 +17,7 @@
 /* wolfSSL wants its build options before anything else of its own. */
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -274,6 +277,23 @@ static inline WOLFSSL_CTX *tls_client_ctx_new(const char *prog, const char *ca_f
         wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
     }
     return ctx;
+}
+
+/* Frees the context made by tls_client_ctx_new (NULL is fine) and wolfSSL's
+ * global state; after every thread that used it is done. */
+static inline void tls_client_ctx_free(WOLFSSL_CTX *ctx)
+{
+    if (ctx == NULL)
+        return;
+    wolfSSL_CTX_free(ctx);
+    wolfSSL_Cleanup();
+}
+
+/* A thread that ran TLS handshakes calls this before it exits: wolfSSL keeps
+ * a per-thread cache of ECC points (FP_ECC) that nothing else frees. */
+static inline void tls_thread_end(void)
+{
+    wc_ecc_fp_free();
 }
 
 /* A TLS session over the non-blocking socket fd (wolfSSL's own socket I/O),

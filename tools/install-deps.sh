@@ -9,6 +9,8 @@ build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
             libbenchmark-dev libcmocka-dev)
 test_pkgs=(python3 python3-websockets python3-msgpack chromium nodejs openssl)
 test_pkgs+=(systemd)  # systemd-analyze: verifies tools/systemd/wsbroker.service (tests/ops)
+# bench (tests/bench, bench/compare.sh): plots, and the peer brokers it measures
+test_pkgs+=(gnuplot-nox nats-server mosquitto)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test_pkgs[@]}"); fi

@@ -1,7 +1,8 @@
 /*
- * echo_load.c - load generator for wsbroker's /echo endpoint.
+ * echo.c - wsbroker-bench's echo and storm scenarios, against wsbroker's
+ * /echo endpoint (or any echo server). It grew out of bench/echo_load.c.
  *
- *   echo_load --url ws[s]://127.0.0.1:PORT/echo --connections N --threads T
+ *   wsbroker-bench echo --url ws[s]://127.0.0.1:PORT/echo --connections N --threads T
  *             --duration S --size BYTES [--warmup S] [--inflight K]
  *             [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]
  *
@@ -22,9 +23,9 @@
  * followed by bytes from a fixed random pattern; an echo must carry back
  * exactly the bytes sent, in order. Round trips go into a log-linear histogram
  * per thread (128 sub-buckets per power of two, under 0.8% error; the one in
- * bench/loadgen.h, shared with fanout_load), merged at the end. In open-loop mode a message's
- * latency counts from the time it was scheduled, not when it was actually written, so a stalled
- * server is charged for the wait (no coordinated omission).
+ * bench/loadgen.h, shared with the pub/sub scenarios), merged at the end. In open-loop mode a
+ * message's latency counts from the time it was scheduled, not when it was actually written, so a
+ * stalled server is charged for the wait (no coordinated omission).
  *
  * Phases: connect + handshake (every connection, bounded by a timeout; any
  * failure aborts the run), warm-up (sent but not recorded), measurement, and
@@ -51,6 +52,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "scenario.h"
 #include "ws_close.h"
 #include "ws_frame.h"
 
@@ -715,14 +717,15 @@ static void *worker_main(void *arg)
         pthread_barrier_wait(&g_run.barrier);
         pthread_barrier_wait(&g_run.barrier);
         worker_run_storm(w);
-        return NULL;
+    } else {
+        worker_connect_all(w);
+        pthread_barrier_wait(&g_run.barrier); /* main checks the connect results */
+        pthread_barrier_wait(&g_run.barrier); /* main set the clock, or abort */
+        if (!g_run.abort)
+            worker_run_load(w);
+        worker_close_all(w);
     }
-    worker_connect_all(w);
-    pthread_barrier_wait(&g_run.barrier); /* main checks the connect results */
-    pthread_barrier_wait(&g_run.barrier); /* main set the clock, or abort */
-    if (!g_run.abort)
-        worker_run_load(w);
-    worker_close_all(w);
+    tls_thread_end();
     return NULL;
 }
 
@@ -777,7 +780,8 @@ static void worker_free(struct worker *w)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: echo_load --url ws[s]://HOST:PORT/PATH --connections N --threads T\n"
+            "usage: wsbroker-bench echo|storm --url ws[s]://HOST:PORT/PATH --connections N "
+            "--threads T\n"
             "                 --duration S --size BYTES [--warmup S] [--inflight K]\n"
             "                 [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]\n"
             "  --duration   measured seconds (default %.0f, at most %.0f)\n"
@@ -798,7 +802,7 @@ static void die_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("echo_load: ", stderr);
+    fputs("wsbroker-bench: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -909,9 +913,10 @@ static void ensure_fd_limit(uint32_t connections, uint32_t threads)
     rlim_t hard = RLIM_INFINITY;
     if (raise_fd_limit(need, &hard) || hard >= need) /* RLIM_INFINITY is the largest */
         return;
-    fprintf(stderr,
-            "echo_load: %u connections need %llu descriptors; raise ulimit -n (hard limit %llu)\n",
-            connections, (unsigned long long)need, (unsigned long long)hard);
+    fprintf(
+        stderr,
+        "wsbroker-bench: %u connections need %llu descriptors; raise ulimit -n (hard limit %llu)\n",
+        connections, (unsigned long long)need, (unsigned long long)hard);
     exit(1);
 }
 
@@ -965,8 +970,8 @@ static void report_table(const struct config *cfg, const struct totals *t)
 {
     const struct hist *h = &t->hist;
     double msgs_s = (double)t->msgs / cfg->duration_s;
-    printf("echo_load %s: %u connections, %u threads, %zu B payload, inflight %u, ", cfg->url,
-           cfg->connections, cfg->threads, cfg->size, cfg->inflight);
+    printf("wsbroker-bench %s %s: %u connections, %u threads, %zu B payload, inflight %u, ",
+           bench_scenario, cfg->url, cfg->connections, cfg->threads, cfg->size, cfg->inflight);
     if (cfg->rate > 0)
         printf("open loop at %.0f msgs/s", cfg->rate);
     else
@@ -989,11 +994,12 @@ static void report_json(const struct config *cfg, const struct totals *t)
 {
     const struct hist *h = &t->hist;
     double msgs_s = (double)t->msgs / cfg->duration_s;
-    printf("{\"url\":\"%s\",\"connections\":%u,\"threads\":%u,\"size\":%zu,\"inflight\":%u,"
+    printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"connections\":%u,\"threads\":%u,\"size\":%zu,"
+           "\"inflight\":%u,"
            "\"rate\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"messages\":%llu,"
            "\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,",
-           cfg->url, cfg->connections, cfg->threads, cfg->size, cfg->inflight, cfg->rate,
-           cfg->duration_s, cfg->warmup_s, (unsigned long long)t->msgs, msgs_s,
+           bench_scenario, cfg->url, cfg->connections, cfg->threads, cfg->size, cfg->inflight,
+           cfg->rate, cfg->duration_s, cfg->warmup_s, (unsigned long long)t->msgs, msgs_s,
            msgs_s * (double)cfg->size / 1e6);
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
            "\"mean\":%.1f},",
@@ -1012,21 +1018,23 @@ static void report_storm(const struct config *cfg, const struct totals *t, doubl
     const struct hist *h = &t->hist;
     double rate = (double)t->msgs / wall_s;
     if (cfg->json) {
-        printf("{\"url\":\"%s\",\"handshakes\":%llu,\"completed\":%llu,\"parallel\":%u,"
+        printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"handshakes\":%llu,\"completed\":%llu,"
+               "\"parallel\":%u,"
                "\"threads\":%u,\"wall_s\":%.3f,\"handshakes_per_s\":%.1f,"
                "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
                "\"max\":%.1f,\"mean\":%.1f},\"errors\":%llu,\"client_cpu_pct\":%.1f}\n",
-               cfg->url, (unsigned long long)cfg->handshakes, (unsigned long long)t->msgs,
-               cfg->connections, cfg->threads, wall_s, rate, us(hist_percentile(h, 50)),
-               us(hist_percentile(h, 90)), us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)),
-               us(h->max), hist_mean(h) / 1000.0, (unsigned long long)t->error_sum,
-               100.0 * (double)t->cpu_ns / (wall_s * NS_PER_S));
+               bench_scenario, cfg->url, (unsigned long long)cfg->handshakes,
+               (unsigned long long)t->msgs, cfg->connections, cfg->threads, wall_s, rate,
+               us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
+               us(hist_percentile(h, 99.9)), us(h->max), hist_mean(h) / 1000.0,
+               (unsigned long long)t->error_sum, 100.0 * (double)t->cpu_ns / (wall_s * NS_PER_S));
         return;
     }
-    printf("echo_load %s: connection storm, %llu x (connect%s + upgrade + close), %u at once, "
-           "%u threads\n",
-           cfg->url, (unsigned long long)cfg->handshakes,
-           strncmp(cfg->url, "wss", 3) ? "" : " + TLS", cfg->connections, cfg->threads);
+    printf(
+        "wsbroker-bench %s %s: connection storm, %llu x (connect%s + upgrade + close), %u at once, "
+        "%u threads\n",
+        bench_scenario, cfg->url, (unsigned long long)cfg->handshakes,
+        strncmp(cfg->url, "wss", 3) ? "" : " + TLS", cfg->connections, cfg->threads);
     printf("%11s %9s %12s %9s %9s %9s %9s %9s %7s\n", "completed", "wall s", "handshakes/s",
            "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "errors");
     printf("%11llu %9.2f %12.0f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu\n", (unsigned long long)t->msgs,
@@ -1051,12 +1059,13 @@ static void start_or_abort(struct run *run, struct worker *workers)
             first = workers[i].first_error;
     }
     if (failed[ERR_CONNECT] + failed[ERR_HANDSHAKE] > 0) {
-        fprintf(stderr,
-                "echo_load: %llu of %u connections to %s failed (connect %llu, handshake %llu); "
-                "first: %s\n",
-                (unsigned long long)(failed[ERR_CONNECT] + failed[ERR_HANDSHAKE]),
-                run->cfg.connections, run->cfg.url, (unsigned long long)failed[ERR_CONNECT],
-                (unsigned long long)failed[ERR_HANDSHAKE], first);
+        fprintf(
+            stderr,
+            "wsbroker-bench: %llu of %u connections to %s failed (connect %llu, handshake %llu); "
+            "first: %s\n",
+            (unsigned long long)(failed[ERR_CONNECT] + failed[ERR_HANDSHAKE]), run->cfg.connections,
+            run->cfg.url, (unsigned long long)failed[ERR_CONNECT],
+            (unsigned long long)failed[ERR_HANDSHAKE], first);
         run->abort = true;
         return;
     }
@@ -1065,36 +1074,36 @@ static void start_or_abort(struct run *run, struct worker *workers)
     run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
 }
 
-int main(int argc, char **argv)
+int echo_main(int argc, char **argv)
 {
     struct run *run = &g_run;
     parse_args(&run->cfg, &run->target, argc, argv);
     const struct config *cfg = &run->cfg;
     const char *why = target_resolve(&run->target);
     if (why != NULL) {
-        fprintf(stderr, "echo_load: cannot resolve %s:%s: %s\n", run->target.host, run->target.port,
-                why);
+        fprintf(stderr, "wsbroker-bench: cannot resolve %s:%s: %s\n", run->target.host,
+                run->target.port, why);
         return 1;
     }
     ensure_fd_limit(cfg->connections, cfg->threads);
     if (run->target.tls) {
-        run->tls = tls_client_ctx_new("echo_load", cfg->ca);
+        run->tls = tls_client_ctx_new("wsbroker-bench", cfg->ca);
         if (run->tls == NULL)
             return 1;
     } else if (cfg->ca != NULL) {
-        fprintf(stderr, "echo_load: --ca is ignored for a ws:// URL\n");
+        fprintf(stderr, "wsbroker-bench: --ca is ignored for a ws:// URL\n");
     }
     run->pattern = make_pattern(cfg->size);
     struct worker *workers = calloc(cfg->threads, sizeof *workers);
     if (run->pattern == NULL || workers == NULL) {
-        fprintf(stderr, "echo_load: out of memory\n");
+        fprintf(stderr, "wsbroker-bench: out of memory\n");
         return 1;
     }
     for (uint32_t i = 0, base = 0; i < cfg->threads; i++) {
         uint32_t share = cfg->connections / cfg->threads + (i < cfg->connections % cfg->threads);
         if (!worker_init(&workers[i], run, base, share)) {
-            fprintf(stderr, "echo_load: cannot set up worker %u: out of memory or descriptors\n",
-                    i);
+            fprintf(stderr,
+                    "wsbroker-bench: cannot set up worker %u: out of memory or descriptors\n", i);
             return 1;
         }
         workers[i].hs_left = cfg->handshakes / cfg->threads + (i < cfg->handshakes % cfg->threads);
@@ -1114,23 +1123,20 @@ int main(int argc, char **argv)
     }
     if (run->abort)
         return 1;
-    if (cfg->handshakes > 0) {
+    if (cfg->handshakes > 0)
         report_storm(cfg, t, (double)(now_ns() - run->t_start) / NS_PER_S);
-        if (t->first_error != NULL)
-            fprintf(stderr, "echo_load: %s\n", t->first_error);
-        return t->error_sum > 0 ? 1 : 0;
-    }
-    if (cfg->json)
+    else if (cfg->json)
         report_json(cfg, t);
     else
         report_table(cfg, t);
     if (t->first_error != NULL)
-        fprintf(stderr, "echo_load: %s\n", t->first_error);
+        fprintf(stderr, "wsbroker-bench: %s\n", t->first_error);
     int status = t->error_sum > 0 ? 1 : 0;
     for (uint32_t i = 0; i < cfg->threads; i++)
         worker_free(&workers[i]);
     free(workers);
     free(t);
     free(run->pattern);
+    tls_client_ctx_free(run->tls);
     return status;
 }

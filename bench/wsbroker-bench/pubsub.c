@@ -1,8 +1,9 @@
 /*
- * fanout_load.c - load generator for wsbroker's pub/sub on /v1: fan-out
- * throughput, end-to-end latency and delivery checks.
+ * pubsub.c - wsbroker-bench's pub/sub scenarios on /v1 (fanout, fanin,
+ * market, reliable, resume): fan-out throughput, end-to-end latency and
+ * delivery checks. It grew out of bench/fanout_load.c.
  *
- *   fanout_load --url ws[s]://127.0.0.1:PORT/v1 --publishers P --subscribers S
+ *   wsbroker-bench fanout --url ws[s]://127.0.0.1:PORT/v1 --publishers P --subscribers S
  *               --topics T --size BYTES --rate MSGS_PER_S --duration S
  *               --warmup S [--ack none|manual] [--threads N] [--ca FILE] [--json] ...
  *
@@ -25,7 +26,7 @@
  * that each topic's seqs arrive strictly consecutively from `subscribed.head
  * + 1` (counting announced gaps, silent holes, duplicates, reorders and
  * retransmissions), and record receive time - send time in a log-linear
- * histogram per thread (the same as bench/echo_load's). With --rate
+ * histogram per thread (bench/loadgen.h, the same as the echo scenario's). With --rate
  * (open loop) the send time is the time the publish was scheduled, not when
  * it went out, so a stalled broker is charged for the wait (no coordinated
  * omission); with --rate 0 (closed loop) it is the time it was written.
@@ -60,6 +61,11 @@
 
 #include "envelope.h"
 #include "loadgen.h"
+#include "mqtt_codec.h"
+#include "nats_codec.h"
+#include "scenario.h"
+#include "series.h"
+#include "zipf.h"
 #include "ws_close.h"
 #include "ws_frame.h"
 
@@ -83,7 +89,7 @@
 #define MAX_INFLIGHT       65536
 #define MAX_PREFIX         200
 #define TOPIC_NAME_MAX     (MAX_PREFIX + 12) /* prefix, '.', index, NUL */
-#define STAMP_BYTES        16                /* send time, publisher, message number */
+#define STAMP_BYTES        24                /* send time, publisher, message number, topic seq */
 #define MIN_PAYLOAD        STAMP_BYTES
 #define MAX_PAYLOAD        (1000u * 1000u) /* under the default max_envelope of 1 MiB */
 #define MAX_BUFFER_BYTES   (1ull << 30)    /* all connections' buffers together */
@@ -92,7 +98,8 @@
 #define REQUEST_ROOM       2048  /* the upgrade request */
 #define ENVELOPE_ROOM      1024  /* hello, sub, ack: small envelopes */
 #define SUB_OUT_BYTES      (REQUEST_ROOM + 4 * (ENVELOPE_ROOM + WS_FRAME_MAX_HEADER))
-#define RECV_SLACK         32768 /* receive room beyond one whole frame */
+#define RECV_SLACK         32768       /* receive room beyond one whole frame */
+#define PEER_RECV_ROOM     (64 * 1024) /* nats, mqtt: receive buffer (frames may be larger) */
 #define CONTROL_ROOM       (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
 #define PATTERN_PERIOD     256 /* payload bytes start at pattern[msg % PERIOD] */
 #define EPOLL_BATCH        256
@@ -116,8 +123,16 @@ enum err_kind {
 static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "join",    "protocol",
                                                  "closed",  "broker",    "payload", "sequence"};
 
+/* Whose protocol the run speaks (--adapter). Only wsbroker sequences and
+ * confirms; for the others the publisher stamps each message with its
+ * topic's next seq, so one publisher connection is allowed (seqs from two
+ * connections could legitimately interleave out of order). */
+enum adapter { ADAPTER_WSBROKER, ADAPTER_NATS, ADAPTER_MQTT, ADAPTER_RAW, ADAPTER_KINDS };
+static const char *const adapter_names[ADAPTER_KINDS] = {"wsbroker", "nats", "mqtt", "raw"};
+
 struct config {
     const char *url;
+    enum adapter adapter;
     uint32_t publishers;
     uint32_t subscribers;
     uint32_t topics;
@@ -133,7 +148,11 @@ struct config {
     uint32_t inflight;
     const char *prefix;
     bool json;
-    const char *ca; /* --ca: CA file for wss:// */
+    const char *ca;  /* --ca: CA file for wss:// */
+    double zipf;     /* market data: Zipf exponent of symbol popularity; 0: round-robin */
+    bool resume;     /* resume storm halfway through the measurement */
+    const char *csv; /* --csv FILE: time series */
+    bool progress;   /* progress lines on stderr every second */
 };
 
 struct topic_name {
@@ -161,6 +180,10 @@ struct run {
     uint64_t t_drain;    /* the latest a subscriber waits for the tail */
     uint64_t *final_seq; /* per topic: the highest confirmed seq, 0 if none */
     atomic_bool publish_done;
+    atomic_uint workers_done;
+    struct zipf zipf;          /* --zipf: symbol choices */
+    uint64_t t_resume;         /* --resume: when the subscribers drop and reconnect */
+    struct series_clock clock; /* --csv: interval of each sample */
 };
 
 enum role { ROLE_SUBSCRIBER, ROLE_PUBLISHER };
@@ -186,6 +209,9 @@ struct conn {
     size_t out_off, out_len, out_cap;
     uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
     size_t in_len, in_cap;
+    uint8_t *stream; /* nats, mqtt: message payloads not yet parsed; their packets span frames */
+    size_t stream_len;
+    uint64_t stream_frame_left; /* nats, mqtt: payload bytes of a frame still to come */
     char key[HANDSHAKE_KEY_LEN + 1];
 };
 
@@ -204,10 +230,12 @@ struct subscription {
     uint64_t next;
     uint64_t delivered[SEQ_WORDS];
     uint64_t announced[SEQ_WORDS];
-    uint64_t ack_to;   /* manual: the newest seq delivered */
-    uint64_t acked;    /* manual: the seq of the last ack sent */
-    uint32_t unacked;  /* manual: deliveries since that ack */
-    uint64_t received; /* first deliveries, whole run */
+    uint64_t ack_to;      /* manual: the newest seq delivered */
+    uint64_t acked;       /* manual: the seq of the last ack sent */
+    uint32_t unacked;     /* manual: deliveries since that ack */
+    uint64_t received;    /* first deliveries, whole run */
+    bool resuming;        /* --resume: reconnected, backfill not yet complete */
+    uint64_t resume_head; /* subscribed.head on resubscribing: the backfill ends there */
 };
 
 struct publisher {
@@ -233,6 +261,7 @@ struct counters {
     uint64_t confirmed;     /* confirms received */
     uint64_t late_sends;    /* open loop: publishes sent over LATE_SEND_NS after due */
     uint64_t clean_closes;
+    uint64_t resumes; /* --resume: subscriptions dropped and resubscribed */
 };
 
 struct worker {
@@ -260,6 +289,11 @@ struct worker {
     double slot_ns;
     uint64_t next_slot;
     struct hist hist;
+    struct hist resume_hist; /* --resume: reconnect start to backfill complete */
+    uint64_t resume_start;
+    bool resumed;
+    struct series series;            /* --csv: per-interval samples; owned */
+    _Atomic uint64_t progress_count; /* deliveries or publishes so far, for the progress line */
     struct counters n;
     uint64_t cpu_ns, wall_ns; /* over the load phase (warm-up to end of drain) */
     uint64_t errors[ERR_KINDS];
@@ -446,16 +480,79 @@ static void conn_finish_connect(struct worker *w, struct conn *c)
         }
     }
     c->out_off = 0;
+    static const char *const subprotocols[ADAPTER_KINDS] = {
+        [ADAPTER_WSBROKER] = WSB_SUBPROTOCOL, [ADAPTER_MQTT] = MQTT_SUBPROTOCOL};
     c->out_len = handshake_write_request((char *)c->out, c->out_cap, &w->run->target,
-                                         WSB_SUBPROTOCOL, &w->rng, c->key);
+                                         subprotocols[w->run->cfg.adapter], &w->rng, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }
 
 /* After the 101: hello, and for a subscriber its sub right behind it (the
  * protocol allows pipelining; the broker answers in order). */
+static void conn_ready(struct worker *w, struct conn *c)
+{
+    c->state = CONN_READY;
+    w->joined++;
+}
+
+static bool conn_queue_bytes(struct worker *w, struct conn *c, const void *bytes, size_t len)
+{
+    return len > 0 && conn_queue_frame(w, c, WS_OP_BINARY, bytes, len);
+}
+
+/* A peer broker's join: NATS CONNECT (+ SUB) + PING, answered by PONG; MQTT
+ * CONNECT (+ SUBSCRIBE), answered by CONNACK (+ SUBACK); raw: nothing to say,
+ * ready at once. */
+static void conn_join_peer(struct worker *w, struct conn *c)
+{
+    const struct run *run = w->run;
+    bool sub = w->role == ROLE_SUBSCRIBER;
+    const struct topic_name *t = sub ? &run->topics[w->subs[c->index].topic] : NULL;
+    char *text = (char *)w->scratch;
+    uint8_t *bin = w->scratch;
+    size_t cap = w->scratch_cap, n = 0;
+    bool ok = true;
+    c->state = CONN_JOINING;
+    switch (run->cfg.adapter) {
+    case ADAPTER_NATS:
+        n = nats_write_connect(text, cap);
+        if (sub && n > 0)
+            n += nats_write_sub(text + n, cap - n, t->text, t->len, c->index + 1);
+        if (n > 0)
+            n += nats_write_ping(text + n, cap - n);
+        ok = conn_queue_bytes(w, c, text, n);
+        break;
+    case ADAPTER_MQTT: {
+        char id[48];
+        int idlen = snprintf(id, sizeof id, "wsb-%c%u-%u-%08x", sub ? 's' : 'p', w->id, c->index,
+                             (unsigned)rng_next(&w->rng));
+        n = mqtt_write_connect(bin, cap, id, (size_t)idlen);
+        ok = conn_queue_bytes(w, c, bin, n);
+        if (ok && sub) {
+            n = mqtt_write_subscribe(bin, cap, 1, t->text, t->len);
+            ok = conn_queue_bytes(w, c, bin, n);
+        }
+        break;
+    }
+    default: /* raw */
+        if (sub) {
+            w->subs[c->index].subscribed = true;
+            w->subs[c->index].start = w->subs[c->index].next = 1;
+        }
+        conn_ready(w, c);
+        break;
+    }
+    if (!ok)
+        conn_fail(w, c, ERR_JOIN, "cannot encode the %s join", adapter_names[run->cfg.adapter]);
+}
+
 static void conn_join(struct worker *w, struct conn *c)
 {
+    if (w->run->cfg.adapter != ADAPTER_WSBROKER) {
+        conn_join_peer(w, c);
+        return;
+    }
     const struct config *cfg = &w->run->cfg;
     struct wsb_request hello = {.op = WSB_OP_HELLO, .version = WSB_PROTOCOL_VERSION};
     bool ok = conn_queue_request(w, c, &hello);
@@ -467,6 +564,11 @@ static void conn_join(struct worker *w, struct conn *c)
             .ack = cfg->ack_manual ? WSB_ACK_MANUAL : WSB_ACK_NONE,
             .window = cfg->window,
         };
+        const struct subscription *s = &w->subs[c->index];
+        if (s->resuming) { /* exactly the seqs after the last one accounted for */
+            sub.has_from = true;
+            sub.from = s->next - 1;
+        }
         ok = ok && conn_queue_request(w, c, &sub);
     }
     if (!ok) {
@@ -497,12 +599,6 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
     conn_join(w, c);
 }
 
-static void conn_ready(struct worker *w, struct conn *c)
-{
-    c->state = CONN_READY;
-    w->joined++;
-}
-
 /* ---- payload stamps --------------------------------------------------- */
 
 /* The msgpack bin header for a value of `size` bytes. */
@@ -529,6 +625,7 @@ struct stamp {
     uint64_t sent_ns; /* CLOCK_MONOTONIC: when due (open loop) or written */
     uint32_t publisher;
     uint32_t number; /* the publisher's message number, low 32 bits */
+    uint64_t seq;    /* peers (--adapter other than wsbroker): the topic's seq; else 0 */
 };
 
 static const uint8_t *pattern_at(const struct run *run, uint32_t number)
@@ -544,6 +641,7 @@ static size_t data_write(struct worker *w, const struct stamp *s)
     memcpy(p, &s->sent_ns, 8);
     memcpy(p + 8, &s->publisher, 4);
     memcpy(p + 12, &s->number, 4);
+    memcpy(p + 16, &s->seq, 8);
     memcpy(p + STAMP_BYTES, pattern_at(run, s->number), run->cfg.size - STAMP_BYTES);
     return run->bin_header_len + run->cfg.size;
 }
@@ -559,6 +657,7 @@ static bool data_read(const struct run *run, struct ws_str data, struct stamp *s
     memcpy(&s->sent_ns, p, 8);
     memcpy(&s->publisher, p + 8, 4);
     memcpy(&s->number, p + 12, 4);
+    memcpy(&s->seq, p + 16, 8);
     return s->publisher < run->cfg.publishers && s->sent_ns >= run->t_start &&
            memcmp(p + STAMP_BYTES, pattern_at(run, s->number), run->cfg.size - STAMP_BYTES) == 0;
 }
@@ -632,6 +731,17 @@ static bool track_msg(struct worker *w, struct subscription *s, uint64_t seq, bo
     return true;
 }
 
+/* --resume: a resubscribed subscription is back once everything up to the
+ * head it was told about is accounted for; the time since the subscribers
+ * dropped goes into the resume histogram. */
+static void sub_check_resumed(struct worker *w, struct subscription *s, uint64_t now)
+{
+    if (!s->resuming || !s->subscribed || s->next <= s->resume_head)
+        return;
+    s->resuming = false;
+    hist_record(&w->resume_hist, now - w->resume_start);
+}
+
 static void sub_on_gap(struct worker *w, struct conn *c, const struct wsb_event *ev)
 {
     struct subscription *s = &w->subs[c->index];
@@ -672,6 +782,7 @@ static void sub_on_gap(struct worker *w, struct conn *c, const struct wsb_event 
         }
         track_advance(s, ev->to + 1, false, true);
     }
+    sub_check_resumed(w, s, now_ns());
 }
 
 /* ---- subscribers: acks ------------------------------------------------ */
@@ -729,7 +840,10 @@ static void sub_ack_tick(struct worker *w)
 
 /* ---- subscribers: envelopes ------------------------------------------- */
 
-static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event *ev, uint64_t now)
+/* One message for subscriber c, whoever's protocol carried it. seq is the
+ * broker's (wsbroker) or 0: then the publisher's stamp in the data has it. */
+static void sub_on_delivery(struct worker *w, struct conn *c, struct ws_str topic,
+                            struct ws_str data, uint64_t seq, bool redelivered, uint64_t now)
 {
     const struct run *run = w->run;
     struct subscription *s = &w->subs[c->index];
@@ -739,28 +853,40 @@ static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event 
         return;
     }
     struct stamp stamp;
-    if (ev->topic.len != t->len || memcmp(ev->topic.ptr, t->text, t->len) != 0) {
-        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', subscribed to '%s'", (int)ev->topic.len,
-                   ev->topic.ptr, t->text);
+    if (topic.len != t->len || memcmp(topic.ptr, t->text, t->len) != 0) {
+        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', subscribed to '%s'", (int)topic.len,
+                   topic.ptr, t->text);
         return;
     }
-    if (!data_read(run, ev->data, &stamp)) {
+    if (!data_read(run, data, &stamp)) {
         conn_error(w, c, ERR_PAYLOAD, "msg seq %llu: data is not what was published",
-                   (unsigned long long)ev->seq);
+                   (unsigned long long)seq);
         return;
     }
-    if (ev->redelivered)
+    if (run->cfg.adapter != ADAPTER_WSBROKER)
+        seq = stamp.seq;
+    if (redelivered)
         w->n.redelivered++;
     if (run->cfg.ack_manual)
-        sub_note_delivery(w, c, s, ev->seq);
-    if (!track_msg(w, s, ev->seq, ev->redelivered))
+        sub_note_delivery(w, c, s, seq);
+    bool first = track_msg(w, s, seq, redelivered);
+    sub_check_resumed(w, s, now);
+    if (!first)
         return;
     s->received++;
     w->n.delivered_all++;
+    atomic_store_explicit(&w->progress_count, w->n.delivered_all, memory_order_relaxed);
+    uint64_t latency = now > stamp.sent_ns ? now - stamp.sent_ns : 0;
+    series_record(&w->series, &run->clock, now, latency);
     if (now >= run->t_measure && now < run->t_end)
         w->n.delivered++;
     if (stamp.sent_ns >= run->t_measure && stamp.sent_ns < run->t_end)
-        hist_record(&w->hist, now > stamp.sent_ns ? now - stamp.sent_ns : 0);
+        hist_record(&w->hist, latency);
+}
+
+static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event *ev, uint64_t now)
+{
+    sub_on_delivery(w, c, ev->topic, ev->data, ev->seq, ev->redelivered, now);
 }
 
 static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb_event *ev)
@@ -777,7 +903,12 @@ static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb
         return;
     }
     s->subscribed = true;
-    s->start = s->next = ev->head + 1;
+    if (s->resuming) { /* keep the accounting: the seam is checked like any seq */
+        s->resume_head = ev->head;
+        sub_check_resumed(w, s, now_ns());
+    } else {
+        s->start = s->next = ev->head + 1;
+    }
     conn_ready(w, c);
 }
 
@@ -812,15 +943,13 @@ static uint64_t pub_global_number(const struct run *run, uint32_t p, uint64_t k)
     return k * run->cfg.publishers + p;
 }
 
-static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t now)
+static uint32_t topic_of_publish(const struct run *run, uint64_t n);
+
+/* wsbroker: a pub envelope with confirm: true and id k + 1. */
+static bool pub_queue_envelope(struct worker *w, struct conn *c, const struct topic_name *t,
+                               const struct stamp *stamp, uint64_t k)
 {
-    const struct run *run = w->run;
-    struct publisher *p = &w->pubs[c->index];
-    uint64_t k = p->sent;
-    const struct topic_name *t =
-        &run->topics[pub_global_number(run, c->index, k) % run->cfg.topics];
-    struct stamp stamp = {.sent_ns = due, .publisher = c->index, .number = (uint32_t)k};
-    size_t len = data_write(w, &stamp);
+    size_t len = data_write(w, stamp);
     struct wsb_request pub = {
         .op = WSB_OP_PUB,
         .topic = {t->text, t->len},
@@ -831,14 +960,64 @@ static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t n
     };
     if (!conn_queue_request(w, c, &pub))
         return false;
+    w->pubs[c->index].unconfirmed++;
+    return true;
+}
+
+/* A peer: NATS PUB, MQTT PUBLISH, or raw (the data alone). Nothing confirms
+ * it, so the topic's final seq is the last one sent. */
+static bool pub_queue_peer(struct worker *w, struct conn *c, const struct topic_name *t,
+                           uint32_t topic, struct stamp *stamp)
+{
+    enum adapter adapter = w->run->cfg.adapter;
+    stamp->seq = w->final_seq[topic] + 1;
+    size_t len = data_write(w, stamp);
+    bool ok;
+    if (adapter == ADAPTER_NATS)
+        ok = conn_queue_bytes(
+            w, c, w->scratch,
+            nats_write_pub(w->scratch, w->scratch_cap, t->text, t->len, w->data, len));
+    else if (adapter == ADAPTER_MQTT)
+        ok = conn_queue_bytes(
+            w, c, w->scratch,
+            mqtt_write_publish(w->scratch, w->scratch_cap, t->text, t->len, w->data, len));
+    else
+        ok = conn_queue_bytes(w, c, w->data, len);
+    if (ok)
+        w->final_seq[topic] = stamp->seq;
+    return ok;
+}
+
+static bool pub_queue(struct worker *w, struct conn *c, uint64_t due, uint64_t now)
+{
+    const struct run *run = w->run;
+    struct publisher *p = &w->pubs[c->index];
+    uint64_t k = p->sent;
+    uint32_t topic = topic_of_publish(run, pub_global_number(run, c->index, k));
+    const struct topic_name *t = &run->topics[topic];
+    struct stamp stamp = {.sent_ns = due, .publisher = c->index, .number = (uint32_t)k};
+    bool queued = run->cfg.adapter == ADAPTER_WSBROKER ? pub_queue_envelope(w, c, t, &stamp, k)
+                                                       : pub_queue_peer(w, c, t, topic, &stamp);
+    if (!queued)
+        return false;
     p->sent++;
-    p->unconfirmed++;
     w->n.published_all++;
+    atomic_store_explicit(&w->progress_count, w->n.published_all, memory_order_relaxed);
+    series_record(&w->series, &run->clock, due, 0);
     if (due >= run->t_measure && due < run->t_end)
         w->n.published++;
     if (now - due > LATE_SEND_NS)
         w->n.late_sends++;
     return true;
+}
+
+/* The topic of publish number n of the run: round-robin, or for the
+ * market-data scenario a Zipf choice (popular symbols publish more). */
+static uint32_t topic_of_publish(const struct run *run, uint64_t n)
+{
+    if (run->cfg.zipf > 0)
+        return zipf_pick(&run->zipf, n);
+    return (uint32_t)(n % run->cfg.topics);
 }
 
 /* Open loop: when publisher p's message k is due. */
@@ -877,7 +1056,7 @@ static void pub_on_confirm(struct worker *w, struct conn *c, const struct wsb_ev
                   (unsigned long long)ev->id, (unsigned long long)p->sent, p->unconfirmed);
         return;
     }
-    uint32_t topic = (uint32_t)(pub_global_number(run, c->index, ev->id - 1) % run->cfg.topics);
+    uint32_t topic = topic_of_publish(run, pub_global_number(run, c->index, ev->id - 1));
     const struct topic_name *t = &run->topics[topic];
     if (ev->topic.len != t->len || memcmp(ev->topic.ptr, t->text, t->len) != 0)
         conn_error(w, c, ERR_SEQUENCE, "confirm of id %llu names topic '%.*s', sent to '%s'",
@@ -950,6 +1129,109 @@ static void conn_on_close_frame(struct worker *w, struct conn *c, const struct w
               (const char *)f->payload + 2);
 }
 
+/* A peer's event: joins complete, messages delivered, PINGs answered. */
+static void conn_on_peer_event(struct worker *w, struct conn *c, const struct peer_event *ev,
+                               uint64_t now)
+{
+    bool sub = w->role == ROLE_SUBSCRIBER;
+    bool joining = c->state == CONN_JOINING;
+    char pong[16];
+    switch (ev->kind) {
+    case PEER_EV_PONG:       /* NATS: CONNECT (and SUB) processed */
+    case PEER_EV_CONNECTED:  /* MQTT: a publisher is ready; a subscriber waits for SUBACK */
+    case PEER_EV_SUBSCRIBED: /* MQTT */
+        if (!joining || (ev->kind == PEER_EV_CONNECTED && sub))
+            break;
+        if (sub) {
+            struct subscription *s = &w->subs[c->index];
+            s->subscribed = true;
+            s->start = s->next = 1; /* the publisher stamps seqs from 1 */
+        }
+        conn_ready(w, c);
+        break;
+    case PEER_EV_PING:
+        conn_queue_bytes(w, c, pong, nats_write_pong(pong, sizeof pong));
+        break;
+    case PEER_EV_MSG:
+        if (!sub) {
+            conn_error(w, c, ERR_PROTOCOL, "a message to a publisher");
+            break;
+        }
+        sub_on_delivery(w, c, (struct ws_str){ev->topic, ev->topic_len},
+                        (struct ws_str){(const char *)ev->data, ev->data_len}, 0, false, now);
+        break;
+    case PEER_EV_REFUSED:
+        conn_error(w, c, ERR_BROKER, "%.*s", (int)ev->text_len, ev->text);
+        break;
+    case PEER_EV_OTHER:
+        break;
+    }
+}
+
+/* The stream buffer holds a partial message (under in_cap) plus one chunk
+ * of c->in. */
+#define STREAM_CAP(c) (2 * (c)->in_cap)
+
+static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_t *bytes,
+                                  size_t len, uint64_t now);
+
+/* A data frame from a peer. Raw: the frame is the message. NATS and MQTT:
+ * the frames carry a byte stream whose messages may span frames, so it is
+ * reassembled in c->stream and parsed from there. */
+static void conn_on_peer_frame(struct worker *w, struct conn *c, const struct ws_frame *f,
+                               uint64_t now)
+{
+    const struct run *run = w->run;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (run->cfg.adapter == ADAPTER_RAW) {
+        if (w->role != ROLE_SUBSCRIBER)
+            return;
+        const struct topic_name *t = &run->topics[w->subs[c->index].topic];
+        sub_on_delivery(w, c, (struct ws_str){t->text, t->len},
+                        (struct ws_str){(const char *)f->payload, (size_t)f->payload_len}, 0, false,
+                        now);
+        return;
+    }
+    conn_feed_peer_stream(w, c, f->payload, (size_t)f->payload_len, now);
+}
+
+/* Appends bytes of a NATS or MQTT byte stream and handles every complete
+ * message in it. Frames may be far larger than c->in (nats-server sends
+ * hundreds of KiB in one), so their payloads arrive here piece by piece. */
+static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_t *bytes,
+                                  size_t len, uint64_t now)
+{
+    const struct run *run = w->run;
+    if (len > STREAM_CAP(c) - c->stream_len) {
+        conn_fail(w, c, ERR_PROTOCOL, "%s message over %zu bytes", adapter_names[run->cfg.adapter],
+                  c->in_cap);
+        return;
+    }
+    memcpy(c->stream + c->stream_len, bytes, len);
+    c->stream_len += len;
+    size_t off = 0;
+    while (off < c->stream_len && c->state != CONN_DONE) {
+        struct peer_event ev;
+        ssize_t n = run->cfg.adapter == ADAPTER_NATS
+                        ? nats_parse(c->stream + off, c->stream_len - off, &ev)
+                        : mqtt_parse(c->stream + off, c->stream_len - off, &ev);
+        if (n == PEER_INCOMPLETE)
+            break;
+        if (n < 0) {
+            conn_fail(w, c, ERR_PROTOCOL, "malformed %s message from the broker",
+                      adapter_names[run->cfg.adapter]);
+            return;
+        }
+        conn_on_peer_event(w, c, &ev, now);
+        off += (size_t)n;
+    }
+    if (c->state == CONN_DONE)
+        return;
+    memmove(c->stream, c->stream + off, c->stream_len - off);
+    c->stream_len -= off;
+}
+
 static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_frame *f, uint64_t now)
 {
     if (f->rsv != 0 || f->masked || !f->fin) {
@@ -959,7 +1241,13 @@ static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_fram
     }
     switch (f->opcode) {
     case WS_OP_BINARY:
-        conn_on_envelope(w, c, f, now);
+    case WS_OP_TEXT:
+        if (w->run->cfg.adapter != ADAPTER_WSBROKER)
+            conn_on_peer_frame(w, c, f, now);
+        else if (f->opcode == WS_OP_BINARY)
+            conn_on_envelope(w, c, f, now);
+        else
+            conn_fail(w, c, ERR_PROTOCOL, "a text message from wsbroker");
         break;
     case WS_OP_CLOSE:
         conn_on_close_frame(w, c, f);
@@ -978,10 +1266,30 @@ static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_fram
 static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
 {
     size_t off = 0;
+    bool streamed = w->run->cfg.adapter == ADAPTER_NATS || w->run->cfg.adapter == ADAPTER_MQTT;
     while (c->state >= CONN_JOINING && c->state <= CONN_CLOSING) {
+        if (c->stream_frame_left > 0) { /* the rest of a large peer frame */
+            size_t take = c->in_len - off;
+            if (take > c->stream_frame_left)
+                take = (size_t)c->stream_frame_left;
+            if (take == 0)
+                break;
+            c->stream_frame_left -= take;
+            if (c->state != CONN_CLOSING)
+                conn_feed_peer_stream(w, c, c->in + off, take, now);
+            off += take;
+            continue;
+        }
         struct ws_frame f;
         memset(&f, 0, sizeof f);
         ssize_t n = ws_frame_parse(c->in + off, c->in_len - off, &f);
+        if (n == WS_FRAME_INCOMPLETE && streamed && f.header_len > 0 && f.fin && f.rsv == 0 &&
+            !f.masked && (f.opcode == WS_OP_BINARY || f.opcode == WS_OP_TEXT)) {
+            /* a peer's data frame not all here yet: take its payload as it comes */
+            off += f.header_len;
+            c->stream_frame_left = f.payload_len;
+            continue;
+        }
         if (n == WS_FRAME_INCOMPLETE) {
             if (f.header_len > 0 && f.header_len + f.payload_len > c->in_cap)
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
@@ -1140,6 +1448,23 @@ static uint32_t pub_unconfirmed(const struct worker *w)
     return n;
 }
 
+/* Closed loop against a peer, where nothing confirms: the limit is what the
+ * socket takes. Writes to every ready publisher until its socket pushes back;
+ * true while some publisher still had room. */
+static bool pub_write_ahead(struct worker *w, uint64_t now)
+{
+    bool room = false;
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state != CONN_READY || c->want_write)
+            continue; /* not joined, or waiting for EPOLLOUT */
+        pub_pump(w, c, now);
+        conn_flush(w, c);
+        room = room || (c->state == CONN_READY && !c->want_write);
+    }
+    return room;
+}
+
 /* Publishes until t_end, then waits (bounded) for the outstanding confirms
  * and hands the topics' final seqs to the subscribers. */
 static void pub_run_load(struct worker *w)
@@ -1151,6 +1476,7 @@ static void pub_run_load(struct worker *w)
         if (w->conns[i].state == CONN_READY)
             conn_flush(w, &w->conns[i]);
     }
+    bool unpaced = run->cfg.rate == 0 && run->cfg.adapter != ADAPTER_WSBROKER;
     while (w->open > 0 && (now = now_ns()) < run->t_drain) {
         uint64_t until = run->t_drain;
         if (now < run->t_end) {
@@ -1158,6 +1484,8 @@ static void pub_run_load(struct worker *w)
             if (run->cfg.rate > 0) {
                 uint64_t due = pub_visit_slots(w, now);
                 until = due < until ? due : until;
+            } else if (unpaced && pub_write_ahead(w, now)) {
+                until = now; /* room left: look at events, then write on */
             }
         } else if (pub_unconfirmed(w) == 0) {
             break;
@@ -1179,6 +1507,31 @@ static bool sub_all_caught_up(const struct worker *w)
             return false;
     }
     return true;
+}
+
+/* --resume: every ready subscriber drops its connection at once (no close
+ * handshake, as when a network path fails) and reconnects at once, each
+ * resubscribing with from = the last seq it accounted for. */
+static void sub_resume_storm(struct worker *w, uint64_t now)
+{
+    w->resumed = true;
+    w->resume_start = now;
+    for (uint32_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        struct subscription *s = &w->subs[i];
+        if (c->state != CONN_READY)
+            continue;
+        conn_close(w, c);
+        c->in_len = c->out_off = c->out_len = 0;
+        c->welcomed = false;
+        s->subscribed = false;
+        s->resuming = true;
+        w->joined--;
+        w->n.resumes++;
+    }
+    for (uint32_t i = 0; i < w->nconns; i++)
+        if (w->subs[i].resuming)
+            conn_start_connect(w, &w->conns[i]);
 }
 
 static void sub_run_load(struct worker *w)
@@ -1207,6 +1560,13 @@ static void sub_run_load(struct worker *w)
             until = next_check < until ? next_check : until;
         } else if (run->t_end < until) {
             until = run->t_end;
+        }
+        if (run->cfg.resume && !w->resumed) {
+            if (now >= run->t_resume) {
+                sub_resume_storm(w, now);
+                continue;
+            }
+            until = run->t_resume < until ? run->t_resume : until;
         }
         worker_poll(w, until);
     }
@@ -1269,6 +1629,8 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&run->publish_done, true, memory_order_release);
     }
     worker_close_all(w);
+    tls_thread_end();
+    atomic_fetch_add(&run->workers_done, 1);
     return NULL;
 }
 
@@ -1330,6 +1692,11 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         return false;
     size_t out_cap = SUB_OUT_BYTES + CONTROL_ROOM;
     size_t in_cap = in_frame_bound(run) + RECV_SLACK;
+    /* nats-server and mosquitto pack many messages into one frame (nats-server
+     * hundreds of KiB): those payloads are parsed as they arrive, in reads of
+     * up to this much */
+    if (cfg->adapter == ADAPTER_NATS || cfg->adapter == ADAPTER_MQTT)
+        in_cap = in_cap > PEER_RECV_ROOM ? in_cap : PEER_RECV_ROOM;
     if (role == ROLE_PUBLISHER) {
         w->pubs = calloc(nconns, sizeof *w->pubs);
         w->final_seq = calloc(cfg->topics, sizeof *w->final_seq);
@@ -1351,8 +1718,11 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         if (w->subs == NULL || w->ack_list == NULL)
             return false;
         for (uint32_t i = 0; i < nconns; i++)
-            w->subs[i].topic = (base + i) % cfg->topics;
+            w->subs[i].topic = cfg->zipf > 0 ? zipf_pick(&run->zipf, ~(uint64_t)(base + i))
+                                             : (base + i) % cfg->topics;
     }
+    if (cfg->csv != NULL && !series_init(&w->series, run->clock.count, role == ROLE_SUBSCRIBER))
+        return false;
     for (uint32_t i = 0; i < nconns; i++) {
         struct conn *c = &w->conns[i];
         c->fd = -1;
@@ -1364,6 +1734,11 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         c->in = malloc(in_cap);
         if (c->out == NULL || c->in == NULL)
             return false;
+        if (cfg->adapter == ADAPTER_NATS || cfg->adapter == ADAPTER_MQTT) {
+            c->stream = malloc(STREAM_CAP(c));
+            if (c->stream == NULL)
+                return false;
+        }
     }
     return true;
 }
@@ -1373,9 +1748,11 @@ static void worker_free(struct worker *w)
     for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
         free(w->conns[i].out);
         free(w->conns[i].in);
+        free(w->conns[i].stream);
     }
     free(w->conns);
     free(w->subs);
+    series_free(&w->series);
     free(w->pubs);
     free(w->final_seq);
     free(w->confirmed_count);
@@ -1391,11 +1768,13 @@ static void worker_free(struct worker *w)
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: fanout_load --url ws[s]://HOST:PORT/v1 [--publishers P] [--subscribers S]\n"
-            "                   [--topics T] [--size BYTES] [--rate MSGS_PER_S]\n"
+            "usage: wsbroker-bench fanout|fanin|market|reliable|resume --url ws[s]://HOST:PORT/v1\n"
+            "                   [--publishers P] [--subscribers S] [--topics T]\n"
+            "                   [--size BYTES] [--rate MSGS_PER_S]\n"
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
             "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
-            "                   [--drain S] [--prefix NAME] [--ca FILE]\n"
+            "                   [--drain S] [--prefix NAME] [--ca FILE] [--zipf S] [--resume]\n"
+            "                   [--csv FILE] [--progress]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
             "  --subscribers  subscriber connections; subscriber i takes topic i %% T (default 1)\n"
             "  --topics       topics PREFIX.0 .. PREFIX.T-1, published round-robin (default 1)\n"
@@ -1412,6 +1791,18 @@ static void usage(FILE *to)
             "  --threads      subscriber threads (default 1); publishers get one more\n"
             "  --prefix       topic name prefix (default \"%s\")\n"
             "  --ca           wss://: verify the broker against this CA file (else unverified)\n"
+            "  --zipf S       market data: subscriber i takes a symbol and each publish goes to\n"
+            "                 a symbol, both chosen with Zipf(S) popularity (0: round-robin)\n"
+            "  --resume       halfway through, every subscriber drops its connection and\n"
+            "                 reconnects at once with sub.from = its last seq; reports the\n"
+            "                 time until each has caught up\n"
+            "  --csv FILE     per-second time series (bench/plot.gp draws it)\n"
+            "  --progress     a progress line on stderr every second (default when stderr\n"
+            "                 is a terminal)\n"
+            "  --adapter A    whose protocol: wsbroker (default), nats (NATS over WebSocket),\n"
+            "                 mqtt (MQTT 3.1.1 over WebSocket, QoS 0), raw (bare frames, for\n"
+            "                 bench/broadcast_reference); peers take one publisher, which\n"
+            "                 stamps per-topic seqs into the data\n"
             "  --json         one JSON object instead of the table\n",
             MIN_PAYLOAD, MAX_PAYLOAD, STAMP_BYTES, DEFAULT_DURATION_S, MAX_DURATION_S,
             DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, WSB_DEFAULT_WINDOW,
@@ -1422,7 +1813,7 @@ __attribute__((format(printf, 1, 2), noreturn)) static void die_usage(const char
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("fanout_load: ", stderr);
+    fputs("wsbroker-bench: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -1460,6 +1851,11 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"prefix", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
         {"ca", required_argument, NULL, 'C'},
+        {"zipf", required_argument, NULL, 'Z'},
+        {"resume", no_argument, NULL, 'R'},
+        {"csv", required_argument, NULL, 'V'},
+        {"progress", no_argument, NULL, 'G'},
+        {"adapter", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1532,6 +1928,27 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         case 'C':
             cfg->ca = optarg;
             break;
+        case 'Z':
+            cfg->zipf = parse_number("--zipf", optarg, 0, 10);
+            break;
+        case 'R':
+            cfg->resume = true;
+            break;
+        case 'V':
+            cfg->csv = optarg;
+            break;
+        case 'G':
+            cfg->progress = true;
+            break;
+        case 'A': {
+            int a = 0;
+            while (a < ADAPTER_KINDS && strcmp(optarg, adapter_names[a]) != 0)
+                a++;
+            if (a == ADAPTER_KINDS)
+                die_usage("--adapter: '%s' is not wsbroker, nats, mqtt or raw", optarg);
+            cfg->adapter = (enum adapter)a;
+            break;
+        }
         case 'h':
             usage(stdout);
             exit(0);
@@ -1547,6 +1964,15 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         die_usage("--prefix: 1 to %d bytes", MAX_PREFIX);
     if (cfg->threads > cfg->subscribers)
         cfg->threads = cfg->subscribers;
+    if (cfg->adapter != ADAPTER_WSBROKER) {
+        const char *name = adapter_names[cfg->adapter];
+        if (cfg->publishers != 1)
+            die_usage("--adapter %s: one publisher (it stamps the per-topic seqs)", name);
+        if (cfg->ack_manual || cfg->resume)
+            die_usage("--adapter %s: manual acks and resume are wsbroker's", name);
+        if (cfg->adapter == ADAPTER_RAW && cfg->topics != 1)
+            die_usage("--adapter raw: one topic (the server broadcasts every frame)");
+    }
     uint32_t window = cfg->window ? cfg->window : WSB_DEFAULT_WINDOW;
     if (cfg->ack_manual && cfg->ack_every > window)
         die_usage("--ack-every %u is over the window of %u: the broker would stall", cfg->ack_every,
@@ -1556,6 +1982,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 /* ---- report ----------------------------------------------------------- */
 
 struct totals {
+    struct hist resume_hist;
     struct hist hist;
     struct counters n;
     uint64_t sub_cpu_ns, sub_wall_ns, pub_cpu_ns, pub_wall_ns;
@@ -1571,6 +1998,7 @@ static void totals_add(struct totals *t, const struct worker *w)
 {
     const struct counters *n = &w->n;
     hist_merge(&t->hist, &w->hist);
+    hist_merge(&t->resume_hist, &w->resume_hist);
     uint64_t *dst = (uint64_t *)&t->n;
     const uint64_t *src = (const uint64_t *)n;
     for (size_t i = 0; i < sizeof *n / sizeof(uint64_t); i++)
@@ -1602,29 +2030,32 @@ static void check_sequencing(const struct run *run, const struct worker *subs, u
     const struct config *cfg = &run->cfg;
     if (pub->n.confirmed != pub->n.published_all)
         return;
-    for (uint32_t topic = 0; topic < cfg->topics && topic < cfg->subscribers; topic++) {
-        /* subscriber `topic` (run-wide index) subscribed to this topic */
-        for (uint32_t i = 0; i < nsub; i++) {
-            const struct worker *w = &subs[i];
-            if (topic < w->base || topic >= w->base + w->nconns)
+    bool *checked = calloc(cfg->topics, sizeof *checked);
+    if (checked == NULL)
+        return;
+    /* each topic once, through the first subscriber on it that is subscribed */
+    for (uint32_t i = 0; i < nsub; i++) {
+        const struct worker *w = &subs[i];
+        for (uint32_t j = 0; j < w->nconns; j++) {
+            const struct subscription *s = &w->subs[j];
+            uint32_t topic = s->topic;
+            if (!s->subscribed || checked[topic])
                 continue;
-            const struct subscription *s = &w->subs[topic - w->base];
-            if (!s->subscribed)
-                break;
+            checked[topic] = true;
             uint64_t count = pub->confirmed_count[topic];
             uint64_t final = pub->final_seq[topic];
             if (count > 0 && final - s->start + 1 != count) {
                 t->errors[ERR_SEQUENCE]++;
                 t->error_sum++;
                 fprintf(stderr,
-                        "fanout_load: topic %s: %llu confirms, but seqs %llu..%llu were "
+                        "wsbroker-bench: topic %s: %llu confirms, but seqs %llu..%llu were "
                         "assigned\n",
                         run->topics[topic].text, (unsigned long long)count,
                         (unsigned long long)s->start, (unsigned long long) final);
             }
-            break;
         }
     }
+    free(checked);
 }
 
 static double us(uint64_t ns)
@@ -1652,21 +2083,29 @@ static void report_table(const struct config *cfg, const struct totals *t)
     const struct counters *n = &t->n;
     double pub_s = (double)n->published / cfg->duration_s;
     double del_s = (double)n->delivered / cfg->duration_s;
-    printf("fanout_load %s: %u publishers -> %u subscribers on %u topics, %zu B, acks %s", cfg->url,
-           cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
-           cfg->ack_manual ? "manual" : "none");
+    printf(
+        "wsbroker-bench %s (%s) %s: %u publishers -> %u subscribers on %u topics, %zu B, acks %s",
+        bench_scenario, adapter_names[cfg->adapter], cfg->url, cfg->publishers, cfg->subscribers,
+        cfg->topics, cfg->size, cfg->ack_manual ? "manual" : "none");
     if (cfg->ack_manual)
         printf(" (every %u or 1 ms)", cfg->ack_every);
     printf(", ");
     print_mode(cfg, stdout);
     printf(", %.1f s (+%.1f s warm-up), %u+1 threads\n", cfg->duration_s, cfg->warmup_s,
            cfg->threads);
-    printf("%12s %13s %9s %9s %9s %9s %9s %9s %7s %7s\n", "published/s", "delivered/s", "MB/s",
-           "p50 us", "p90 us", "p99 us", "p99.9 us", "max us", "errors", "faults");
-    printf("%12.0f %13.0f %9.2f %9.1f %9.1f %9.1f %9.1f %9.1f %7llu %7llu\n", pub_s, del_s,
+    printf("%12s %13s %9s %9s %9s %9s %9s %10s %9s %7s %7s\n", "published/s", "delivered/s", "MB/s",
+           "p50 us", "p90 us", "p99 us", "p99.9 us", "p99.99 us", "max us", "errors", "faults");
+    printf("%12.0f %13.0f %9.2f %9.1f %9.1f %9.1f %9.1f %10.1f %9.1f %7llu %7llu\n", pub_s, del_s,
            del_s * (double)cfg->size / 1e6, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
-           us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(h->max),
-           (unsigned long long)t->error_sum, (unsigned long long)t->faults);
+           us(hist_percentile(h, 99)), us(hist_percentile(h, 99.9)), us(hist_percentile(h, 99.99)),
+           us(h->max), (unsigned long long)t->error_sum, (unsigned long long)t->faults);
+    if (cfg->resume) {
+        const struct hist *r = &t->resume_hist;
+        printf("resume storm: %llu subscribers dropped and resubscribed, %llu caught up; "
+               "time to catch up p50 %.1f us, p99 %.1f us, max %.1f us\n",
+               (unsigned long long)n->resumes, (unsigned long long)r->total,
+               us(hist_percentile(r, 50)), us(hist_percentile(r, 99)), us(r->max));
+    }
     printf("delivery: %llu of %llu due (%.2f%%); gaps %llu (%llu msgs); missing %llu; "
            "duplicates %llu; reorders %llu; after-gap %llu; redelivered %llu; undelivered at drain "
            "end %llu\n",
@@ -1694,20 +2133,29 @@ static void report_json(const struct config *cfg, const struct totals *t)
     const struct counters *n = &t->n;
     double pub_s = (double)n->published / cfg->duration_s;
     double del_s = (double)n->delivered / cfg->duration_s;
-    printf("{\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,\"size\":%zu,"
+    printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,"
+           "\"size\":%zu,"
            "\"ack\":\"%s\",\"ack_every\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
            "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,",
-           cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
+           bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
            cfg->ack_manual ? "manual" : "none", cfg->ack_every,
            cfg->window ? cfg->window : WSB_DEFAULT_WINDOW, cfg->rate, cfg->inflight, cfg->threads,
            cfg->duration_s, cfg->warmup_s);
     printf("\"published_per_s\":%.1f,\"delivered_per_s\":%.1f,\"mb_per_s\":%.3f,", pub_s, del_s,
            del_s * (double)cfg->size / 1e6);
-    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
-           "\"mean\":%.1f,\"count\":%llu},",
+    printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
+           "\"p99_99\":%.1f,\"max\":%.1f,\"mean\":%.1f,\"count\":%llu},",
            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
-           us(hist_percentile(h, 99.9)), us(h->max), hist_mean(h) / 1000.0,
-           (unsigned long long)h->total);
+           us(hist_percentile(h, 99.9)), us(hist_percentile(h, 99.99)), us(h->max),
+           hist_mean(h) / 1000.0, (unsigned long long)h->total);
+    if (cfg->resume) {
+        const struct hist *r = &t->resume_hist;
+        printf("\"resume\":{\"dropped\":%llu,\"caught_up\":%llu,\"p50_us\":%.1f,"
+               "\"p99_us\":%.1f,\"max_us\":%.1f},",
+               (unsigned long long)n->resumes, (unsigned long long)r->total,
+               us(hist_percentile(r, 50)), us(hist_percentile(r, 99)), us(r->max));
+    }
+    printf("\"zipf\":%.3f,\"adapter\":\"%s\",", cfg->zipf, adapter_names[cfg->adapter]);
     printf("\"delivery\":{\"due\":%llu,\"delivered\":%llu,\"gap_envelopes\":%llu,\"gap_msgs\":%llu,"
            "\"missing\":%llu,\"duplicates\":%llu,\"reorders\":%llu,\"after_gap\":%llu,"
            "\"redelivered\":%llu,\"undelivered\":%llu,\"faults\":%llu},",
@@ -1744,7 +2192,7 @@ static void start_or_abort(struct run *run, struct worker *workers, uint32_t cou
             first = workers[i].first_error;
     }
     if (failed > 0) {
-        fprintf(stderr, "fanout_load: %llu connections to %s failed to join; first: %s\n",
+        fprintf(stderr, "wsbroker-bench: %llu connections to %s failed to join; first: %s\n",
                 (unsigned long long)failed, run->cfg.url, first);
         run->abort = true;
         return;
@@ -1753,6 +2201,10 @@ static void start_or_abort(struct run *run, struct worker *workers, uint32_t cou
     run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
     run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
     run->t_drain = run->t_end + (uint64_t)(run->cfg.drain_s * NS_PER_S);
+    run->t_resume = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S / 2);
+    run->clock.t0 = run->t_start;
+    run->clock.t_measure = run->t_measure;
+    run->clock.t_end = run->t_end;
 }
 
 static bool run_prepare(struct run *run)
@@ -1771,44 +2223,107 @@ static bool run_prepare(struct run *run)
     uint64_t rng = rng_seed();
     for (size_t i = 0; i < cfg->size + PATTERN_PERIOD; i++)
         run->pattern[i] = (uint8_t)(rng_next(&rng) >> 32);
-    run->bin_header_len = bin_header(run->bin_header, cfg->size);
+    /* wsbroker carries the data as a msgpack bin; peers carry the bytes alone */
+    run->bin_header_len =
+        cfg->adapter == ADAPTER_WSBROKER ? bin_header(run->bin_header, cfg->size) : 0;
     atomic_init(&run->publish_done, false);
+    atomic_init(&run->workers_done, 0);
+    if (cfg->zipf > 0 && !zipf_init(&run->zipf, cfg->topics, cfg->zipf))
+        return false;
+    double span_s = cfg->warmup_s + cfg->duration_s + cfg->drain_s + CLOSE_TIMEOUT_MS / 1000.0;
+    series_clock_init(&run->clock, 0, (uint64_t)(span_s * NS_PER_S), 0, 0);
     return true;
 }
 
-int main(int argc, char **argv)
+/* Until every thread is done: with --progress, one line a second on stderr. */
+static void watch_progress(struct run *run, const struct worker *workers, uint32_t count)
+{
+    uint64_t next = now_ns() + NS_PER_S, last_pub = 0, last_del = 0;
+    while (atomic_load(&run->workers_done) < count) {
+        struct timespec nap = {.tv_nsec = 20 * (long)NS_PER_MS};
+        nanosleep(&nap, NULL);
+        uint64_t now = now_ns();
+        if (!run->cfg.progress || now < next)
+            continue;
+        next += NS_PER_S;
+        uint64_t pub = 0, del = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            uint64_t v = atomic_load_explicit(&workers[i].progress_count, memory_order_relaxed);
+            if (workers[i].role == ROLE_PUBLISHER)
+                pub += v;
+            else
+                del += v;
+        }
+        const char *phase = now < run->t_measure ? "warm-up"
+                            : now < run->t_end   ? "measure"
+                                                 : "drain/close";
+        fprintf(stderr,
+                "wsbroker-bench: %6.1f s %-11s published %llu (+%llu), delivered %llu (+%llu)\n",
+                (double)(now - run->t_start) / NS_PER_S, phase, (unsigned long long)pub,
+                (unsigned long long)(pub - last_pub), (unsigned long long)del,
+                (unsigned long long)(del - last_del));
+        last_pub = pub;
+        last_del = del;
+    }
+}
+
+/* --csv: the merged time series of the run. */
+static bool write_series(const struct run *run, const struct worker *workers, uint32_t nsub,
+                         const struct worker *pub)
+{
+    FILE *out = fopen(run->cfg.csv, "w");
+    if (out == NULL) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: %s\n", run->cfg.csv, strerror(errno));
+        return false;
+    }
+    struct series *recv = calloc(nsub, sizeof *recv);
+    bool ok = recv != NULL;
+    for (uint32_t i = 0; ok && i < nsub; i++)
+        recv[i] = workers[i].series;
+    ok = ok && series_write_csv(out, &run->clock, &pub->series, recv, nsub, run->cfg.size);
+    free(recv);
+    if (fclose(out) != 0 || !ok) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: write failed\n", run->cfg.csv);
+        return false;
+    }
+    return true;
+}
+
+int pubsub_main(int argc, char **argv)
 {
     struct run *run = &g_run;
     parse_args(&run->cfg, argc, argv);
+    if (isatty(STDERR_FILENO))
+        run->cfg.progress = true;
     const struct config *cfg = &run->cfg;
     const char *why = target_parse_url(&run->target, cfg->url);
     if (why != NULL)
         die_usage("--url '%s': %s", cfg->url, why);
     why = target_resolve(&run->target);
     if (why != NULL) {
-        fprintf(stderr, "fanout_load: cannot resolve %s:%s: %s\n", run->target.host,
+        fprintf(stderr, "wsbroker-bench: cannot resolve %s:%s: %s\n", run->target.host,
                 run->target.port, why);
         return 1;
     }
     if (run->target.tls) {
-        run->tls = tls_client_ctx_new("fanout_load", cfg->ca);
+        run->tls = tls_client_ctx_new("wsbroker-bench", cfg->ca);
         if (run->tls == NULL)
             return 1;
     } else if (cfg->ca != NULL) {
-        fprintf(stderr, "fanout_load: --ca is ignored for a ws:// URL\n");
+        fprintf(stderr, "wsbroker-bench: --ca is ignored for a ws:// URL\n");
     }
     rlim_t need = (rlim_t)cfg->subscribers + cfg->publishers + 2 * (cfg->threads + 1) + FD_SLACK;
     rlim_t hard = 0;
     if (!raise_fd_limit(need, &hard)) {
         fprintf(stderr,
-                "fanout_load: %u connections need %llu descriptors; the hard limit is %llu "
+                "wsbroker-bench: %u connections need %llu descriptors; the hard limit is %llu "
                 "(raise ulimit -Hn)\n",
                 cfg->subscribers + cfg->publishers, (unsigned long long)need,
                 (unsigned long long)hard);
         return 1;
     }
     if (!run_prepare(run)) {
-        fprintf(stderr, "fanout_load: out of memory\n");
+        fprintf(stderr, "wsbroker-bench: out of memory\n");
         return 1;
     }
     double buffers = (double)cfg->subscribers * (double)(in_frame_bound(run) + RECV_SLACK) +
@@ -1821,32 +2336,34 @@ int main(int argc, char **argv)
     uint32_t count = cfg->threads + 1; /* subscriber threads, then the publisher thread */
     struct worker *workers = calloc(count, sizeof *workers);
     if (workers == NULL) {
-        fprintf(stderr, "fanout_load: out of memory\n");
+        fprintf(stderr, "wsbroker-bench: out of memory\n");
         return 1;
     }
     for (uint32_t i = 0, base = 0; i < cfg->threads; i++) {
         uint32_t share = cfg->subscribers / cfg->threads + (i < cfg->subscribers % cfg->threads);
         if (!worker_init(&workers[i], run, ROLE_SUBSCRIBER, i, base, share)) {
-            fprintf(stderr, "fanout_load: cannot set up subscriber thread %u: out of memory\n", i);
+            fprintf(stderr, "wsbroker-bench: cannot set up subscriber thread %u: out of memory\n",
+                    i);
             return 1;
         }
         base += share;
     }
     struct worker *pub = &workers[cfg->threads];
     if (!worker_init(pub, run, ROLE_PUBLISHER, cfg->threads, 0, cfg->publishers)) {
-        fprintf(stderr, "fanout_load: cannot set up the publisher thread: out of memory\n");
+        fprintf(stderr, "wsbroker-bench: cannot set up the publisher thread: out of memory\n");
         return 1;
     }
     pthread_barrier_init(&run->barrier, NULL, count + 1);
     for (uint32_t i = 0; i < count; i++) {
         if (pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]) != 0) {
-            fprintf(stderr, "fanout_load: cannot start thread %u\n", i);
+            fprintf(stderr, "wsbroker-bench: cannot start thread %u\n", i);
             return 1;
         }
     }
     pthread_barrier_wait(&run->barrier);
     start_or_abort(run, workers, count);
     pthread_barrier_wait(&run->barrier);
+    watch_progress(run, workers, count);
 
     struct totals *t = calloc(1, sizeof *t);
     for (uint32_t i = 0; i < count; i++) {
@@ -1868,14 +2385,16 @@ int main(int argc, char **argv)
      * and an overloaded broker's backlog (its queues plus the kernel's socket
      * buffers) can take longer than --drain to arrive. */
     t->faults = t->n.missing + t->n.duplicates + t->n.reorders + t->n.after_gap;
+    if (cfg->csv != NULL && !write_series(run, workers, cfg->threads, pub))
+        t->error_sum++;
     if (cfg->json)
         report_json(cfg, t);
     else
         report_table(cfg, t);
     if (t->first_error != NULL)
-        fprintf(stderr, "fanout_load: %s\n", t->first_error);
+        fprintf(stderr, "wsbroker-bench: %s\n", t->first_error);
     if (t->first_gap != NULL)
-        fprintf(stderr, "fanout_load: first gap: %s\n", t->first_gap);
+        fprintf(stderr, "wsbroker-bench: first gap: %s\n", t->first_gap);
     int status = t->error_sum > 0 || t->faults > 0 ? 1 : 0;
     for (uint32_t i = 0; i < count; i++)
         worker_free(&workers[i]);
@@ -1884,5 +2403,7 @@ int main(int argc, char **argv)
     free(run->topics);
     free(run->final_seq);
     free(run->pattern);
+    zipf_free(&run->zipf);
+    tls_client_ctx_free(run->tls);
     return status;
 }
