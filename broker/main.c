@@ -53,12 +53,16 @@ static int open_listeners(struct broker_config *cfg, unsigned workers, int *fds)
 static void drain_mailboxes(struct worker *workers, unsigned count)
 {
     for (unsigned round = 0; round < 1000; round++) {
-        bool busy = false;
         for (unsigned w = 0; w < count; w++) {
             router_poll(&workers[w].router);
             router_flush(&workers[w].router);
-            busy |= router_busy(&workers[w].router);
         }
+        /* Only after the whole round: a worker polled later in it may have
+         * answered one polled earlier (an owner's X_UNSUBSCRIBED), and
+         * that answer must be handled too, or its session leaks. */
+        bool busy = false;
+        for (unsigned w = 0; w < count; w++)
+            busy |= router_busy(&workers[w].router);
         if (!busy)
             return;
     }

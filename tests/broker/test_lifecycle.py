@@ -23,6 +23,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from broker import Broker, broker_path, http_get  # noqa: E402
 
+import msgpack  # noqa: E402  (Debian python3-msgpack)
 import websockets  # noqa: E402  (Debian python3-websockets)
 
 BROKER = None
@@ -51,8 +52,8 @@ class RawConn:
         self.sock = broker.connect_raw(timeout)
         self.buf = b""
 
-    def upgrade(self):
-        self.sock.sendall(UPGRADE)
+    def upgrade(self, path="/echo"):
+        self.sock.sendall(UPGRADE.replace(b"GET /echo ", f"GET {path} ".encode(), 1))
         while b"\r\n\r\n" not in self.buf:
             data = self.sock.recv(4096)
             if not data:
@@ -230,6 +231,27 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(b.proc.returncode, 0)
         b.stop(check=False)
         self.assertEqual(b.sanitizer_lines(), [])
+
+    def test_sigterm_with_subscribers_that_never_answer_the_close_frees_everything(self):
+        # Subscribers (exact topics owned by either worker, and a pattern,
+        # which registers on both) that never answer the 1001: each is
+        # dropped at close-timeout, possibly after the other worker left its
+        # loop, so the owners' unsubscribe answers are handled only in the
+        # exit drain. Under ASan a lost answer leaks the session (Broker's
+        # stop fails on the LeakSanitizer report); it did, in about 1 run of
+        # 8, before drain_mailboxes waited for a whole quiet round.
+        for trial in range(12):
+            with Broker(BROKER, ["--workers", "2", "--close-timeout", "200"]) as b:
+                conns = [RawConn(b) for _ in range(3)]
+                for c in conns:
+                    self.assertIn(b"101", c.upgrade("/v1"))
+                    c.sock.sendall(masked_frame(0x2, msgpack.packb({"op": "hello", "v": 1})))
+                    self.assertEqual(msgpack.unpackb(c.read_frame()[1])["op"], "welcome")
+                    for topic in ["t.0", "t.1", "t.2", "t.3", "t.4", "p.>"]:
+                        c.sock.sendall(masked_frame(0x2, msgpack.packb({"op": "sub", "topic": topic})))
+                time.sleep(0.05 * (trial % 3))
+            for c in conns:
+                c.close()
 
     def test_sigterm_with_unresponsive_client_exits_within_drain_timeout(self):
         b = Broker(BROKER, ["--drain-timeout", "500"]).start()
