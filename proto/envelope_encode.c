@@ -15,42 +15,21 @@
  * docs/protocol.md; optional fields are written only when set.
  */
 #include "envelope.h"
+#include "mp_buffer.h"
 
 #include <msgpack.h>
 #include <string.h>
 
-/* The caller's buffer, as msgpack-c's write target. */
-struct out {
-    uint8_t *buf;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
-
-static int write_out(void *data, const char *bytes, size_t n)
-{
-    struct out *o = data;
-    if (n == 0)
-        return 0;
-    if (o->overflow || n > o->cap - o->len) {
-        o->overflow = true;
-        return -1;
-    }
-    memcpy(o->buf + o->len, bytes, n);
-    o->len += n;
-    return 0;
-}
-
 /* One envelope being written: the packer and where it writes. */
 struct envelope {
-    struct out out;
+    struct mp_buffer out;
     msgpack_packer pk;
 };
 
 static void begin(struct envelope *e, uint8_t *out, size_t cap, size_t nfields, const char *op)
 {
-    e->out = (struct out){out, cap, 0, false};
-    msgpack_packer_init(&e->pk, &e->out, write_out);
+    e->out = mp_buffer_over(out, cap);
+    msgpack_packer_init(&e->pk, &e->out, mp_buffer_write);
     msgpack_pack_map(&e->pk, nfields);
     msgpack_pack_str_with_body(&e->pk, "op", 2);
     msgpack_pack_str_with_body(&e->pk, op, strlen(op));
@@ -94,7 +73,7 @@ static void put_raw(struct envelope *e, const char *key, struct ws_str data)
     if (data.len == 0)
         msgpack_pack_nil(&e->pk);
     else
-        write_out(&e->out, data.ptr, data.len);
+        mp_buffer_write(&e->out, data.ptr, data.len);
 }
 
 static struct ws_str text_of(const char *s)

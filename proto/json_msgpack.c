@@ -23,38 +23,20 @@
 #include <string.h>
 
 #include "json_reader.h"
+#include "mp_buffer.h"
 #include "msgpack_reader.h"
 
 #define CONTAINER_HEADER_MAX 5 /* map32 / array32 / str32 */
 
 /* ---- JSON -> msgpack ------------------------------------------------------ */
 
-struct mp_out {
-    uint8_t *buf;
-    size_t cap;
-    size_t len;
-    bool overflow;
-};
-
-static int write_mp(void *data, const char *bytes, size_t n)
-{
-    struct mp_out *o = data;
-    if (o->overflow || n > o->cap - o->len) {
-        o->overflow = true;
-        return -1;
-    }
-    memcpy(o->buf + o->len, bytes, n);
-    o->len += n;
-    return 0;
-}
-
 /* The shortest header for a container or str of n elements/bytes, written
  * at out (room for CONTAINER_HEADER_MAX). Returns its length. */
 static size_t write_header(uint8_t *out, enum json_token_type kind, size_t n)
 {
-    struct mp_out o = {out, CONTAINER_HEADER_MAX, 0, false};
+    struct mp_buffer o = mp_buffer_over(out, CONTAINER_HEADER_MAX);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &o, write_mp);
+    msgpack_packer_init(&pk, &o, mp_buffer_write);
     if (kind == JSON_OBJECT_BEGIN)
         msgpack_pack_map(&pk, n);
     else if (kind == JSON_ARRAY_BEGIN)
@@ -66,7 +48,7 @@ static size_t write_header(uint8_t *out, enum json_token_type kind, size_t n)
 
 /* Replaces the `reserved` header bytes at start with the shortest header for
  * n, moving what follows (up to o->len) down. */
-static void settle_header(struct mp_out *o, size_t start, size_t reserved,
+static void settle_header(struct mp_buffer *o, size_t start, size_t reserved,
                           enum json_token_type kind, size_t n)
 {
     uint8_t hdr[CONTAINER_HEADER_MAX];
@@ -83,7 +65,7 @@ static size_t str_header_size(size_t n)
 }
 
 /* A string or key token, decoded, as msgpack str. */
-static void put_string(struct mp_out *o, const struct json_token *t)
+static void put_string(struct mp_buffer *o, const struct json_token *t)
 {
     size_t h = str_header_size(t->raw.len);
     if (o->overflow || h + t->raw.len > o->cap - o->len) {
@@ -121,9 +103,9 @@ struct jm_result json_to_msgpack(const char *json, size_t len, uint8_t *out, siz
 {
     struct json_reader r;
     json_reader_init(&r, json, len);
-    struct mp_out o = {out, cap, 0, false};
+    struct mp_buffer o = mp_buffer_over(out, cap);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &o, write_mp);
+    msgpack_packer_init(&pk, &o, mp_buffer_write);
     struct open_container stack[JSON_MAX_DEPTH + 1];
     unsigned depth = 0;
     for (;;) {
