@@ -16,13 +16,11 @@ codes. Every test is bounded in time.
 import argparse
 import asyncio
 import base64
-import functools
 import hashlib
 import hmac
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 from broker import broker_path, start_broker  # noqa: E402
+from bounded import bounded  # noqa: E402
 
 try:
     import msgpack
@@ -46,16 +45,6 @@ NOT_PERMITTED, RATE_LIMITED, AUTH_FAILED = 15, 17, 18
 SECRET = b"0123456789abcdef0123456789abcdef-test-secret"
 
 
-def bounded(seconds):
-    def wrap(fn):
-        @functools.wraps(fn)
-        async def run(self, *a, **kw):
-            try:
-                return await asyncio.wait_for(fn(self, *a, **kw), seconds)
-            except asyncio.TimeoutError:
-                self.fail(f"{fn.__name__} did not finish within {seconds} s")
-        return run
-    return wrap
 
 
 # --- tokens -------------------------------------------------------------------

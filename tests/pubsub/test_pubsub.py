@@ -19,7 +19,6 @@ Prints `N passed, N failed` last and exits non-zero on any failure.
 
 import argparse
 import asyncio
-import functools
 import logging
 import os
 import socket
@@ -34,6 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 
 from broker import broker_path, dev_ca, start_broker  # noqa: E402
+from bounded import bounded  # noqa: E402
 
 try:
     import msgpack
@@ -57,17 +57,6 @@ RETENTION_DEFAULT = 10000         # protocol.md 4.3 default retained messages
 RSS_LIMIT_KIB = 200 * 1024        # broker memory bound under slow consumers
 
 
-def bounded(seconds):
-    """Fail a test coroutine that runs longer than `seconds`."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        async def run(self, *a, **kw):
-            try:
-                return await asyncio.wait_for(fn(self, *a, **kw), seconds)
-            except asyncio.TimeoutError:
-                self.fail(f"{fn.__name__} did not finish within {seconds} s")
-        return run
-    return wrap
 
 
 def start(args):
