@@ -377,8 +377,9 @@ static bool listen_addr_is_loopback(const struct listen_addr *l)
 
 bool config_loopback_only(const struct broker_config *cfg)
 {
+    /* The metrics listener serves no WebSocket: it does not count. */
     for (unsigned i = 0; i < cfg->listener_count; i++) {
-        if (!listen_addr_is_loopback(&cfg->listeners[i]))
+        if (!cfg->listeners[i].metrics && !listen_addr_is_loopback(&cfg->listeners[i]))
             return false;
     }
     return true;

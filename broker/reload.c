@@ -104,13 +104,24 @@ void reload_apply(struct reload *r)
         free(next);
         return;
     }
+    /* First the settings that stay as they run (the listeners above all),
+     * then every decision that depends on them: development mode is judged
+     * on the listeners actually open, not on the ones the new file names. */
+    keep_restart_only(r, next);
+    if (!config_has_auth(next) && next->anonymous == ANONYMOUS_UNSET &&
+        !config_loopback_only(next)) {
+        log_error("SIGHUP: configuration not reloaded, keeping the running one: a listener "
+                  "is not on a loopback address and the new configuration has no "
+                  "authentication method and no 'anonymous' setting");
+        free(next);
+        return;
+    }
     struct auth_rules *auth = auth_rules_load(next, err, sizeof(err));
     if (auth == NULL) {
         log_error("SIGHUP: configuration not reloaded, keeping the running one: %s", err);
         free(next);
         return;
     }
-    keep_restart_only(r, next);
     if (b->tls) {
         b->tls->cfg = next; /* read by tls_server_reload only, on this thread */
         if (tls_server_reload(b->tls, err, sizeof(err)) != 0)
