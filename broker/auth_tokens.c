@@ -13,6 +13,10 @@
 #include "jwt.h"
 #include "topic.h"
 
+/* Longer than any valid line (a 512-byte token, 2 x 64 patterns of 255
+ * bytes): a bigger one is a mistake, said so. */
+#define AUTH_TOKENS_MAX_LINE 65536
+
 /* Adds the comma-separated patterns of text to list. */
 static int take_patterns(char *text, struct ws_str *list, unsigned *count, const char **why)
 {
@@ -97,11 +101,20 @@ int auth_tokens_load(struct auth_token_table *t, const char *path, char *err, si
         snprintf(err, err_len, "--auth-tokens: cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
-    char line[8192];
+    /* Whole lines, however long (a line may hold 2 x 64 patterns of 255
+     * bytes): a line read in pieces would turn its tail into a token. */
+    char *line = NULL;
+    size_t line_cap = 0;
     unsigned lineno = 0, cap = 0;
     int rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+    while (rc == 0 && getline(&line, &line_cap, f) != -1) {
         lineno++;
+        if (strlen(line) > AUTH_TOKENS_MAX_LINE) {
+            snprintf(err, err_len, "--auth-tokens: %s:%u: line longer than %d bytes", path, lineno,
+                     AUTH_TOKENS_MAX_LINE);
+            rc = -1;
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
@@ -135,6 +148,7 @@ int auth_tokens_load(struct auth_token_table *t, const char *path, char *err, si
         snprintf(err, err_len, "--auth-tokens: cannot read '%s'", path);
         rc = -1;
     }
+    free(line);
     fclose(f);
     if (rc != 0)
         auth_tokens_free(t);

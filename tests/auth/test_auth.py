@@ -629,6 +629,38 @@ class ConfigErrorTest(unittest.TestCase):
             self.assert_error([*args, "--check-config"], *needles)
             self.assert_error(args, *needles)  # the same without --check-config
 
+    def test_long_token_file_lines_are_whole_lines(self):
+        # A line may legitimately be long (64 sub patterns of up to 255
+        # bytes); it must be read whole. Read in 8 KiB pieces, its tail
+        # became a token of its own with the line's last rights (review).
+        d = tempfile.mkdtemp(prefix="wsb-conf-")
+        patterns = ",".join(f"md.{'x' * 120}{i:04d}" for i in range(64))
+        line = f"real-token sub={patterns} pub=>\n"
+        self.assertGreater(len(line), 8192)
+        tail = line[8191:].split()[0]
+        tokens = os.path.join(d, "tokens")
+        with open(tokens, "w") as f:
+            f.write(line)
+        r = self.run_broker("--auth-tokens", tokens, "--check-config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        b = start_broker(BROKER, ["--auth-tokens", tokens])
+        try:
+            for token, status in ((tail, b" 401 "), ("real-token", b" 101 ")):
+                s = b.connect_raw(5)
+                s.sendall(f"GET /v1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
+                          .encode())
+                self.assertIn(status, s.recv(4096).split(b"\r\n")[0] + b" ", token[:20])
+                s.close()
+        finally:
+            b.stop()
+        huge = os.path.join(d, "huge")
+        with open(huge, "w") as f:
+            f.write("t sub=" + "a" * 70000 + "\n")
+        self.assert_error(["--auth-tokens", huge, "--check-config"],
+                          f"--auth-tokens: {huge}:1: line longer than")
+
     def test_file_errors_name_file_and_line(self):
         d = tempfile.mkdtemp(prefix="wsb-conf-")
         conf = os.path.join(d, "wsbroker.conf")
