@@ -445,6 +445,34 @@ static bool conn_over_ip_limit(struct conn *c, const struct broker_config *cfg)
     return true;
 }
 
+/* Connections over max-connections that may still be accepted, so health
+ * probes and the 503 itself get through at the limit. */
+#define CONN_ACCEPT_HEADROOM 64
+
+bool conn_refuse_at_accept(struct conn *c)
+{
+    const struct broker_config *cfg = c->worker->cfg;
+    if (c->listener != NULL && c->listener->metrics)
+        return false;
+    int status;
+    const char *why;
+    if (conn_over_ip_limit(c, cfg)) {
+        status = 429;
+        why = "too many connections from this address";
+    } else if (atomic_load_explicit(&c->worker->broker->connections, memory_order_relaxed) >
+               cfg->max_connections + CONN_ACCEPT_HEADROOM) {
+        status = 503;
+        why = "connection limit reached";
+    } else {
+        return false;
+    }
+    if (c->listener != NULL && c->listener->tls)
+        conn_abort(c, why); /* no TLS spoken yet: nothing readable to say */
+    else
+        conn_refuse(c, status, why);
+    return true;
+}
+
 /*
  * The rights the upgrade request's token grants (or, with no token, what
  * anonymous clients may do), kept in c->rights for the route. A token that

@@ -83,10 +83,10 @@ struct conn {
 
     /* the worker's list of live connections */
     struct conn *prev, *next;
-    struct sockaddr_storage peer; /* from getpeername() at accept */
+    struct sockaddr_storage peer;       /* from getpeername() at accept */
     const struct listen_addr *listener; /* accepted on (config-owned); NULL in unit tests */
-    uint64_t peer_connections;    /* open connections from peer's IP, this one included */
-    bool peer_counted;            /* counted in the broker's ip_limit */
+    uint64_t peer_connections;          /* open connections from peer's IP, this one included */
+    bool peer_counted;                  /* counted in the broker's ip_limit */
     /* What the handshake's token (or its absence) allows; handed to the
      * route's on_open, which takes it over (auth_rights_free). */
     const struct auth_rights *rights;
@@ -115,6 +115,12 @@ void conn_on_sent(struct conn *c, size_t sent);
 
 /* Refuses the upgrade with an HTTP error reply, then closes (HANDSHAKE only). */
 void conn_refuse(struct conn *c, int status, const char *reason);
+
+/* Right after accept, before a byte is read: refuses c when merely
+ * existing breaks a limit (max-connections-per-ip; max-connections plus a
+ * small headroom for probes) - 429/503 on ws://, dropped on wss://. The
+ * metrics listener is exempt. True when refused. */
+bool conn_refuse_at_accept(struct conn *c);
 
 /* Answers a plain HTTP request (state HANDSHAKE) with a complete reply -
  * status, content type, body (copied) - then closes the connection. */

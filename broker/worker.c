@@ -260,6 +260,8 @@ static void worker_on_accept(struct worker *w, unsigned i, const struct io_uring
         return;
     }
     c->listener = &w->cfg->listeners[i];
+    if (conn_refuse_at_accept(c))
+        return; /* idle or slow sockets must not pile up to the handshake timeout */
     if (w->cfg->listeners[i].tls && tls_conn_start(w->broker->tls, c) != 0) {
         log_warn("worker %u: out of memory starting TLS", w->id);
         conn_abort(c, NULL);
