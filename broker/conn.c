@@ -174,8 +174,8 @@ static void conn_leave_open(struct conn *c)
 static void conn_begin_closing(struct conn *c)
 {
     conn_leave_open(c);
-    if (c->ssl)
-        tls_conn_shutdown(c); /* close_notify after the last frame */
+    if (c->state == CONN_DEAD || c->state == CONN_LINGER)
+        return;
     c->state = CONN_CLOSING;
     c->deadline_ms = conn_now(c) + c->worker->cfg->close_timeout_ms;
     if (c->worker->stopping && c->worker->drain_deadline_ms < c->deadline_ms)
@@ -183,7 +183,13 @@ static void conn_begin_closing(struct conn *c)
     c->recv_paused = false; /* keep draining input so close never turns into RST */
     c->msg_len = 0;
     buffer_trim(&c->msg, &c->msg_cap, 0);
-    worker_schedule_io(c->worker, c);
+    /* close_notify after the last frame. Encrypting may fail the connection
+     * (tls_fail -> LINGER, or DEAD when out of memory): the state set here
+     * comes first so such a failure is never overwritten by it. */
+    if (c->ssl)
+        tls_conn_shutdown(c);
+    if (c->state == CONN_CLOSING)
+        worker_schedule_io(c->worker, c);
 }
 
 static void conn_enter_linger(struct conn *c)
@@ -626,7 +632,7 @@ void conn_on_eof(struct conn *c)
     case CONN_OPEN:
         /* Half-close: finish sending what is queued, then close. */
         conn_begin_closing(c);
-        if (send_queue_empty(&c->sendq) && !c->send_inflight)
+        if (c->state == CONN_CLOSING && send_queue_empty(&c->sendq) && !c->send_inflight)
             conn_enter_linger(c);
         return;
     case CONN_CLOSING:

@@ -209,10 +209,12 @@ static void worker_flush(struct worker *w)
 {
     while (w->flush_list) {
         struct conn *c = w->flush_list;
-        /* Encrypt first: the records it queues find c still on the list. */
+        w->flush_list = c->flush_next;
+        /* Encrypt first, c still marked as listed: the records it queues
+         * must not put it back, and any other connection it schedules goes
+         * on the head of what is left of the list. */
         if (c->ssl && c->state != CONN_DEAD && !send_queue_empty(&c->tls_plain))
             tls_conn_flush(c);
-        w->flush_list = c->flush_next;
         c->on_flush_list = false;
         worker_sync_conn(w, c);
     }
