@@ -223,8 +223,12 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Privileges go before any worker runs, so no client is ever served as
+     * root; the rings are set up (their memory is locked under our limits),
+     * the listeners bound and the certificates read. */
+    bool dropped = start_unprivileged(&cfg);
     unsigned started = 0;
-    for (unsigned w = 0; w < cfg.workers; w++) {
+    for (unsigned w = 0; dropped && w < cfg.workers; w++) {
         int rc = worker_start(&workers[w]);
         if (rc != 0) {
             log_error("cannot start worker %u: %s", w, strerror(-rc));
@@ -233,10 +237,7 @@ int main(int argc, char **argv)
         }
         started++;
     }
-    /* After the rings are set up (their memory is locked under our limits)
-     * and the listeners bound and certificates read. */
-    bool dropped = started == cfg.workers && start_unprivileged(&cfg);
-    if (dropped) {
+    if (dropped && started == cfg.workers) {
         /* Ready (and "listening on") only once every worker runs its loop:
          * a probe or a client that reads the line must find them all up. */
         wait_for_workers_running(workers, cfg.workers);
@@ -271,7 +272,7 @@ int main(int argc, char **argv)
     ip_limit_destroy(&ip_limit);
     free(workers);
     free(fds);
-    if (!dropped)
+    if (!dropped || started < cfg.workers)
         return 1;
     log_info("stopped");
     return 0;
