@@ -291,9 +291,18 @@ class Probes(unittest.TestCase):
             self.assertEqual(samples[("wsbroker_ready", frozenset())], 0)
             self.assertEqual(sc.get("/healthz")[0], 200, "draining is not unhealthy")
             self.assertLess(time.monotonic() - started, 2.5, "probes came too late to count")
-            # The public listener is closed while draining.
-            with self.assertRaises(OSError):
-                socket.create_connection((b.host, b.port), timeout=2).close()
+            # The public listener is closed while draining: each worker
+            # closes its own (SO_REUSEPORT) socket when it wakes to the
+            # stop, so allow it a moment on a loaded machine.
+            deadline = time.monotonic() + 2.0
+            while True:
+                try:
+                    socket.create_connection((b.host, b.port), timeout=2).close()
+                except OSError:
+                    break
+                self.assertLess(time.monotonic(), deadline,
+                                "the public listener still accepts while draining")
+                time.sleep(0.05)
             stuck.close()
             b.proc.wait(timeout=15)
             self.assertEqual(b.proc.returncode, 0)
