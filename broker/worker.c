@@ -441,6 +441,17 @@ static uint64_t worker_tick_ms(const struct broker_config *cfg)
     return tick < 5 ? 5 : tick > 250 ? 250 : tick;
 }
 
+/* A stopping worker with no connections of its own still waits for the
+ * others to drain (checking at each tick), so its share of the metrics
+ * listener keeps answering /readyz and /metrics meanwhile instead of
+ * resetting the probes queued on it; past the drain deadline (plus a
+ * second of slack) it leaves regardless. */
+static bool worker_may_leave(const struct worker *w)
+{
+    return atomic_load_explicit(&w->broker->connections, memory_order_relaxed) == 0 ||
+           w->now_ms >= w->drain_deadline_ms + 1000;
+}
+
 int worker_init(struct worker *w, unsigned id, struct broker *b, const int *listen_fds,
                 unsigned listen_count)
 {
@@ -544,7 +555,7 @@ static void *worker_run(void *arg)
         uint64_t done = monotonic_ns();
         metrics_count_loop(&w->metrics, done - woke, woke - wait_from, w->now_ms);
         wait_from = done;
-        if (w->stopping && w->conns == NULL)
+        if (w->stopping && w->conns == NULL && worker_may_leave(w))
             break;
     }
     worker_close_metrics_listener(w);
