@@ -31,10 +31,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite build/asan '' -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSB_SANITIZE=ON
 # ThreadSanitizer, built with clang (GCC's TSan skips the memcpy it expands
 # inline, so it missed races clang reports): the suites whose brokers run
-# several workers exchanging messages, and the unit tests (the mailbox's
-# two-thread test). Not pubsub: its RSS bounds don't hold under TSan's shadow.
+# several workers exchanging messages, conformance, and the unit tests (the
+# mailbox's two-thread test). Not pubsub/tls: pubsub's RSS bounds don't hold
+# under TSan's shadow memory.
 TSAN_OPTIONS=halt_on_error=1 \
-    run_suite build/tsan 'stress|auth|ops|broker|clients|unit' -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    run_suite build/tsan 'stress|auth|ops|broker|clients|conformance|unit' -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DWSB_TSAN=ON -DCMAKE_C_COMPILER=clang
 
 echo "== fuzz"
