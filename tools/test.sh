@@ -33,9 +33,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # inline, so it missed races clang reports): the suites whose brokers run
 # several workers exchanging messages, conformance, and the unit tests (the
 # mailbox's two-thread test). Not pubsub/tls: pubsub's RSS bounds don't hold
-# under TSan's shadow memory.
+# under TSan's shadow memory. Its own directory: switching an existing
+# build/tsan from gcc to clang makes cmake drop its cache, -DWSB_TSAN=ON too.
 TSAN_OPTIONS=halt_on_error=1 \
-    run_suite build/tsan 'stress|auth|ops|broker|clients|conformance|unit' -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    run_suite build/tsan-clang 'stress|auth|ops|broker|clients|conformance|unit' -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DWSB_TSAN=ON -DCMAKE_C_COMPILER=clang
 
 echo "== fuzz"
