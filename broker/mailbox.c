@@ -1,70 +1,28 @@
 /*
- * mailbox.c - ck_ring SPSC rings between workers, with producer-side
- * overflow (see mailbox.h).
+ * mailbox.c - the SPSC rings between workers (xring.c), with producer-side
+ * overflow and the wake-up handshake (see mailbox.h).
  */
 #include "mailbox.h"
 
-#include <ck_ring.h>
 #include <stdlib.h>
 #include <string.h>
 
-CK_RING_PROTOTYPE(xmsg, xmsg)
-
-struct mailbox_ring {
-    ck_ring_t ring;
-    struct xmsg *slots;
-    /* pad so producer and consumer indices of neighbours don't share lines */
-    char pad[64];
-};
-
-/*
- * ck_ring orders its slots with ck_pr fences written in inline assembly,
- * which ThreadSanitizer cannot see; tell it about the same release/acquire
- * pairing so the stress test checks our code, not ck's.
- */
-#if defined(__SANITIZE_THREAD__)
-#define WSB_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WSB_TSAN 1
-#endif
-#endif
-#ifdef WSB_TSAN
-#include <sanitizer/tsan_interface.h>
-#define ring_released(r) __tsan_release(r)
-#define ring_acquired(r) __tsan_acquire(r)
-#else
-#define ring_released(r) ((void)(r))
-#define ring_acquired(r) ((void)(r))
-#endif
-
-static bool ring_enqueue(struct mailbox_ring *r, struct xmsg *m)
-{
-    ring_released(r);
-    return ck_ring_enqueue_spsc_xmsg(&r->ring, r->slots, m);
-}
-
-static bool ring_dequeue(struct mailbox_ring *r, struct xmsg *m)
-{
-    if (!ck_ring_dequeue_spsc_xmsg(&r->ring, r->slots, m))
-        return false;
-    ring_acquired(r);
-    return true;
-}
+#include "xring.h"
 
 int mailboxes_init(struct mailboxes *m, unsigned workers, unsigned entries)
 {
     m->workers = workers;
-    m->rings = calloc((size_t)workers * workers, sizeof(*m->rings));
+    /* struct xring is cache-line aligned, so its size is a multiple of 64 */
+    size_t size = sizeof(*m->rings) * workers * workers;
+    m->rings = aligned_alloc(_Alignof(struct xring), size);
     if (m->rings == NULL)
         return -1;
+    memset(m->rings, 0, size); /* destroy can run after a partial init */
     for (unsigned i = 0; i < workers * workers; i++) {
         if (i / workers == i % workers)
             continue;
-        m->rings[i].slots = aligned_alloc(64, sizeof(struct xmsg) * entries);
-        if (m->rings[i].slots == NULL)
+        if (xring_init(&m->rings[i], entries) != 0)
             return -1;
-        ck_ring_init(&m->rings[i].ring, entries);
     }
     return 0;
 }
@@ -74,12 +32,12 @@ void mailboxes_destroy(struct mailboxes *m)
     if (m->rings == NULL)
         return;
     for (unsigned i = 0; i < m->workers * m->workers; i++)
-        free(m->rings[i].slots);
+        xring_destroy(&m->rings[i]);
     free(m->rings);
     m->rings = NULL;
 }
 
-static struct mailbox_ring *ring_between(struct mailboxes *m, unsigned from, unsigned to)
+static struct xring *ring_between(struct mailboxes *m, unsigned from, unsigned to)
 {
     return &m->rings[from * m->workers + to];
 }
@@ -126,10 +84,10 @@ int mailbox_send(struct mailbox_port *p, unsigned to, const struct xmsg *m)
     struct mailbox_outbox *o = &p->out[to];
     if (to == p->self) /* a worker's messages to itself wait in a plain FIFO */
         return outbox_push(o, m);
-    struct mailbox_ring *r = ring_between(p->all, p->self, to);
+    struct xring *r = ring_between(p->all, p->self, to);
     o->wake = true;
     /* Order: nothing may overtake what already waits in the overflow. */
-    if (o->count == 0 && ring_enqueue(r, (struct xmsg *)m))
+    if (o->count == 0 && xring_push(r, m))
         return 0;
     return outbox_push(o, m);
 }
@@ -141,8 +99,8 @@ bool mailbox_flush(struct mailbox_port *p)
         if (to == p->self)
             continue;
         struct mailbox_outbox *o = &p->out[to];
-        struct mailbox_ring *r = ring_between(p->all, p->self, to);
-        while (o->count > 0 && ring_enqueue(r, &o->items[o->head])) {
+        struct xring *r = ring_between(p->all, p->self, to);
+        while (o->count > 0 && xring_push(r, &o->items[o->head])) {
             o->head = (o->head + 1) & (o->capacity - 1);
             o->count--;
             o->wake = true;
@@ -163,20 +121,24 @@ bool mailbox_receive(struct mailbox_port *p, unsigned from, struct xmsg *m)
         o->count--;
         return true;
     }
-    struct mailbox_ring *r = ring_between(p->all, from, p->self);
-    return ring_dequeue(r, m);
+    struct xring *r = ring_between(p->all, from, p->self);
+    return xring_pop(r, m);
 }
 
 bool mailbox_pending(const struct mailbox_port *p)
 {
+    /* The consumer's half of the wake-up handshake (mailbox.h): the caller
+     * has just set `idle`; this fence orders that store before the loads
+     * of the rings' tails below. */
+    atomic_thread_fence(memory_order_seq_cst);
     for (unsigned from = 0; from < p->all->workers; from++) {
         if (from == p->self) {
             if (p->out[from].count > 0)
                 return true;
             continue;
         }
-        struct mailbox_ring *r = ring_between(p->all, from, p->self);
-        if (ck_ring_size(&r->ring) > 0)
+        struct xring *r = ring_between(p->all, from, p->self);
+        if (xring_nonempty(r))
             return true;
     }
     return false;
@@ -184,6 +146,10 @@ bool mailbox_pending(const struct mailbox_port *p)
 
 void mailbox_wake_targets(struct mailbox_port *p, void (*wake)(void *ctx, unsigned to), void *ctx)
 {
+    /* The producer's half of the wake-up handshake (mailbox.h): orders this
+     * batch's ring pushes before the loads of the peers' `idle` flags that
+     * wake() does. */
+    atomic_thread_fence(memory_order_seq_cst);
     for (unsigned to = 0; to < p->all->workers; to++) {
         if (to == p->self) {
             p->out[to].wake = false;

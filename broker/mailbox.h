@@ -2,7 +2,7 @@
  * mailbox.h - the lock-free rings between workers.
  *
  * One single-producer/single-consumer ring per ordered pair of workers
- * (Concurrency Kit's ck_ring, typed to struct xmsg), so messages from one
+ * (struct xring, xring.h: C11 atomics, release/acquire), so messages from one
  * worker to another arrive in the order they were sent. When a ring is full
  * the producer keeps the overflow in a private FIFO and retries after each
  * batch; it never blocks, so two workers can't deadlock on each other.
@@ -13,8 +13,10 @@
  *
  * Wake-up: a worker about to sleep in io_uring sets its `idle` flag, then
  * looks at its inbound rings once more; a producer that finds the flag set
- * after pushing clears it and writes the worker's eventfd. Both sides use
- * sequentially consistent operations, so a push is never missed.
+ * after pushing clears it and writes the worker's eventfd. Each side puts a
+ * sequentially consistent fence between its store and its load (the flag
+ * then the rings; the rings then the flag), so of two racing workers at
+ * least one sees the other: a push is never missed.
  */
 #ifndef WSB_MAILBOX_H
 #define WSB_MAILBOX_H
@@ -25,12 +27,12 @@
 
 #include "xmsg.h"
 
-struct mailbox_ring; /* one ck_ring and its slots */
+struct xring;
 
 /* All rings of a broker with `workers` workers: ring[from][to]. */
 struct mailboxes {
     unsigned workers;
-    struct mailbox_ring *rings; /* workers * workers, diagonal unused */
+    struct xring *rings; /* ring[from * workers + to]; diagonal unused */
 };
 
 int mailboxes_init(struct mailboxes *m, unsigned workers, unsigned entries);

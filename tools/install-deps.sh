@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-            liburing-dev libwolfssl-dev libjemalloc-dev libmsgpack-dev libck-dev
+            liburing-dev libwolfssl-dev libjemalloc-dev libmsgpack-dev
             libbenchmark-dev libcmocka-dev)
 test_pkgs=(python3 python3-websockets python3-msgpack chromium nodejs openssl)
 test_pkgs+=(systemd)  # systemd-analyze: verifies tools/systemd/wsbroker.service (tests/ops)

@@ -1,5 +1,5 @@
 // bench_mailbox.cc - the cost of one message through the rings between
-// workers (broker/mailbox.c: ck_ring SPSC plus the overflow FIFO), push and
+// workers (broker/mailbox.c: the xring SPSC ring plus the overflow FIFO), push and
 // pop on one thread: a single message, bursts that fit the ring, and bursts
 // four times the ring's size (the overflow path). No cross-core cache
 // traffic: this is the instructions' cost, a floor for the real thing.
