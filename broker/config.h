@@ -114,6 +114,7 @@ struct broker_config {
     /* publisher back-pressure (docs/protocol.md 4.4): stop reading publishers
      * while a worker's fan-out is backlogged */
     bool publisher_backpressure;
+    uint64_t publisher_hold_max_ms; /* longest hold before publishers are read anyway */
 };
 
 enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };

@@ -175,14 +175,21 @@ static void stall(struct delivery *d)
     s->stalled = d;
 }
 
-/* Publisher back-pressure: the session's queue passed the behind mark. */
+/* Publisher back-pressure (backlog.h): counts the session as behind while
+ * its queue is between the behind mark and slow-consumer-bytes. */
 static void note_behind(struct session *s, const struct conn *c)
 {
-    if (s->behind || s->conn != c || c->state != CONN_OPEN ||
-        conn_queued_bytes(c) <= backlog_behind_bytes(s->worker->cfg->slow_consumer_bytes))
+    if (s->conn != c || c->state != CONN_OPEN)
         return;
-    s->behind = true;
-    s->worker->router.behind++;
+    uint64_t queued = conn_queued_bytes(c), slow = s->worker->cfg->slow_consumer_bytes;
+    bool behind = queued > backlog_behind_bytes(slow) && queued <= slow;
+    if (behind == s->behind || (!behind && queued > backlog_caught_up_bytes(slow) && queued <= slow))
+        return; /* unchanged; or in between: caught up only below the lower mark */
+    s->behind = behind;
+    if (behind)
+        s->worker->router.behind++;
+    else
+        s->worker->router.behind--;
 }
 
 static void note_gap(struct delivery *d, uint64_t seq)

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "backlog.h"
 #include "conn.h"
 #include "log.h"
 #include "delivery.h"
@@ -683,10 +682,13 @@ static void router_update_backlog(struct router *r)
         if (to != r->self && r->port.out[to].count > sample.overflow)
             sample.overflow = r->port.out[to].count;
     }
-    bool next = r->cfg->publisher_backpressure && backlog_next(r->backlogged, &sample);
-    if (next == r->backlogged)
+    bool was = r->backlog.on;
+    bool next = r->cfg->publisher_backpressure &&
+                backlog_update(&r->backlog, &sample, r->worker->now_ms,
+                               r->cfg->publisher_hold_max_ms);
+    r->backlog.on = next;
+    if (next == was)
         return;
-    r->backlogged = next;
     if (next) {
         atomic_fetch_add(backlogged_workers(r), 1);
         return;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backlog.h"
 #include "config.h"
 #include "mailbox.h"
 #include "topic_log.h"
@@ -75,7 +76,7 @@ struct router {
     /* publisher back-pressure (backlog.h), this worker's part */
     unsigned subscribers;  /* open sessions with at least one delivery here */
     unsigned behind;       /* of those, the ones behind (delivery.c keeps both) */
-    bool backlogged;       /* counted in broker.backlogged_workers */
+    struct backlog_state backlog; /* on: counted in broker.backlogged_workers */
     struct session *held;  /* publishers not read until no worker is backlogged */
 };
 

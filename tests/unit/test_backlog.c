@@ -6,7 +6,8 @@
  * Then the real session/router/delivery code in the one-thread harness
  * (router_harness.h): subscribers that fall behind together hold the
  * publisher (its reads stop, nobody gets a gap) until they catch up; one
- * stuck subscriber gets its slow-consumer policy and holds nobody; and
+ * stuck subscriber gets its slow-consumer policy and holds nobody; stuck
+ * subscribers hold it at most publisher-hold-max; and
  * --publisher-backpressure off turns it all off.
  */
 #include "router_harness.h"
@@ -61,6 +62,23 @@ static void test_overflow_beyond_a_ring(void **state)
     assert_false(next(true, 0, 0, 32));
 }
 
+static void test_hold_is_limited(void **state)
+{
+    (void)state;
+    struct backlog_state st = {0};
+    struct backlog_sample all_behind = {.subscribers = 4, .behind = 4, .ring_slots = 64};
+    struct backlog_sample none_behind = {.subscribers = 4, .ring_slots = 64};
+    assert_true(backlog_update(&st, &all_behind, 1000, 100));
+    assert_true(backlog_update(&st, &all_behind, 1099, 100));
+    assert_false(backlog_update(&st, &all_behind, 1100, 100)); /* held 100 ms: enough */
+    assert_false(backlog_update(&st, &all_behind, 1199, 100)); /* cooling down as long */
+    assert_true(backlog_update(&st, &all_behind, 1200, 100));  /* a new hold */
+    assert_int_equal(st.since_ms, 1200);
+    assert_false(backlog_update(&st, &none_behind, 1250, 100));
+    assert_true(backlog_update(&st, &all_behind, 1260, 100));
+    assert_int_equal(st.since_ms, 1260);
+}
+
 static void test_behind_marks(void **state)
 {
     (void)state;
@@ -111,7 +129,7 @@ static void test_subscribers_behind_hold_the_publisher(void **state)
     /* 5 frames queued to each: all behind, worker 0 backlogged */
     h_pub_range(f.pub, f.topic, 1, 5);
     assert_int_equal(h->workers[0].router.behind, FANOUT_SUBS);
-    assert_true(h->workers[0].router.backlogged);
+    assert_true(h->workers[0].router.backlog.on);
     assert_int_equal(backlogged(h), 1);
     assert_false(f.pub->c->recv_held);
 
@@ -200,6 +218,41 @@ static void test_closing_subscribers_uncount(void **state)
     assert_false(f.pub->c->recv_held);
 }
 
+/* Subscribers that read nothing at all hold the publisher for
+ * publisher-hold-max, then it is read again and their policy applies. */
+static void test_stuck_subscribers_hold_at_most_hold_max(void **state)
+{
+    struct harness *h = *state;
+    struct fan f;
+    fan_setup(h, &f);
+    h->cfg.publisher_hold_max_ms = 500;
+    h_pub_range(f.pub, f.topic, 1, 5);
+    h_pub_range(f.pub, f.topic, 6, 6);
+    assert_true(f.pub->c->recv_held);
+    h_set_time(h, H_START_MS + 499);
+    h_pump(h);
+    assert_true(f.pub->c->recv_held);
+    h_set_time(h, H_START_MS + 500);
+    h_pump(h);
+    assert_false(f.pub->c->recv_held);
+    assert_int_equal(backlogged(h), 0);
+    /* read again: the stuck subscribers go past slow-consumer-bytes and no
+     * longer count as behind; their policy (drop) applies */
+    h_pub_range(f.pub, f.topic, 7, 12);
+    assert_false(f.pub->c->recv_held);
+    assert_int_equal(h->workers[0].router.behind, 0);
+    for (unsigned i = 0; i < FANOUT_SUBS; i++) {
+        for (uint64_t seq = 1; seq <= 9; seq++)
+            EXPECT_MSG(f.subs[i], f.topic, seq);
+        EXPECT_GAP(f.subs[i], f.topic, 10, 12);
+    }
+    /* caught up, past the cool-down: the next backlog holds again */
+    h_set_time(h, H_START_MS + 1000);
+    h_pub_range(f.pub, f.topic, 13, 17);
+    h_pub_range(f.pub, f.topic, 18, 18);
+    assert_true(f.pub->c->recv_held);
+}
+
 static void test_option_off(void **state)
 {
     struct harness *h = *state;
@@ -224,11 +277,13 @@ int main(void)
         cmocka_unit_test(test_one_slow_client_never_counts),
         cmocka_unit_test(test_off_only_when_halved),
         cmocka_unit_test(test_overflow_beyond_a_ring),
+        cmocka_unit_test(test_hold_is_limited),
         cmocka_unit_test(test_behind_marks),
         T2(test_subscribers_behind_hold_the_publisher),
         T2(test_catching_up_halfway_keeps_the_hold),
         T2(test_one_stuck_subscriber_gets_its_policy),
         T2(test_closing_subscribers_uncount),
+        T2(test_stuck_subscribers_hold_at_most_hold_max),
         T2(test_option_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
