@@ -3,9 +3,9 @@
  * publisher back-pressure (docs/protocol.md 4.4, docs/ARCHITECTURE.md).
  *
  * A subscribing session is *behind* while its connection's queue is past
- * half of slow-consumer-bytes but not past slow-consumer-bytes itself: it
- * is being served late, not refusing to read. It is caught up again below a
- * quarter. Past slow-consumer-bytes it is *slow*: its slow-consumer policy
+ * 1/16 of slow-consumer-bytes but not past slow-consumer-bytes itself: it
+ * is being served late, not refusing to read. It is caught up again below
+ * 1/32. Past slow-consumer-bytes it is *slow*: its slow-consumer policy
  * handles it, and it no longer counts as behind.
  *
  * A worker is backlogged when more than half of its subscribing sessions
@@ -54,17 +54,24 @@ struct backlog_state {
 bool backlog_update(struct backlog_state *st, const struct backlog_sample *s, uint64_t now_ms,
                     uint64_t hold_max_ms);
 
+/* The marks, as fractions of slow-consumer-bytes: low enough that 1000
+ * subscribers' queues drain in a fraction of a second (default 64 KiB and
+ * 32 KiB), far enough below slow-consumer-bytes that what the broker took in
+ * before the publishers were held fits under it. */
+#define BACKLOG_BEHIND_DIVISOR    16
+#define BACKLOG_CAUGHT_UP_DIVISOR 32
+
 /* A session's queue above this many bytes makes it behind (up to
  * slow_consumer_bytes, where it is slow)... */
 static inline uint64_t backlog_behind_bytes(uint64_t slow_consumer_bytes)
 {
-    return slow_consumer_bytes / 2;
+    return slow_consumer_bytes / BACKLOG_BEHIND_DIVISOR;
 }
 
 /* ...and below this many it has caught up. */
 static inline uint64_t backlog_caught_up_bytes(uint64_t slow_consumer_bytes)
 {
-    return slow_consumer_bytes / 4;
+    return slow_consumer_bytes / BACKLOG_CAUGHT_UP_DIVISOR;
 }
 
 #endif

@@ -82,13 +82,15 @@ static void test_hold_is_limited(void **state)
 static void test_behind_marks(void **state)
 {
     (void)state;
-    assert_int_equal(backlog_behind_bytes(1 << 20), 1 << 19);
-    assert_int_equal(backlog_caught_up_bytes(1 << 20), 1 << 18);
+    assert_int_equal(backlog_behind_bytes(1 << 20), 64 << 10);
+    assert_int_equal(backlog_caught_up_bytes(1 << 20), 32 << 10);
 }
 
 /* --- the broker's sessions, in the harness -------------------------------------- */
 
 #define FANOUT_SUBS 4
+#define SLOW        (4 * BACKLOG_BEHIND_DIVISOR)
+#define FITS        (SLOW + 1) /* slow with MORE than SLOW queued */
 
 struct fan {
     struct h_client *pub;
@@ -98,14 +100,14 @@ struct fan {
 };
 
 /* A publisher on worker 1 and FANOUT_SUBS subscribers on worker 0, for a
- * topic owned by worker 1; slow-consumer-bytes is 8 frames, so a
+ * topic owned by worker 1; slow-consumer-bytes is SLOW frames, so a
  * subscriber is behind with more than 4 frames queued and caught up with
- * fewer than 2. */
+ * fewer than 2, and slow past SLOW: FITS frames go out, then the policy. */
 static void fan_setup(struct harness *h, struct fan *f)
 {
     h_topic_owned(h, 1, "bp.", "", f->topic, sizeof(f->topic));
     f->frame = h_msg_wire_len(f->topic);
-    h->cfg.slow_consumer_bytes = 8 * f->frame;
+    h->cfg.slow_consumer_bytes = SLOW * f->frame;
     f->pub = h_client(h, 1);
     for (unsigned i = 0; i < FANOUT_SUBS; i++) {
         f->subs[i] = h_client(h, 0);
@@ -185,7 +187,7 @@ static void test_one_stuck_subscriber_gets_its_policy(void **state)
     struct fan f;
     fan_setup(h, &f);
     /* subs[0] reads nothing; the others read after each publish */
-    for (uint64_t seq = 1; seq <= 20; seq++) {
+    for (uint64_t seq = 1; seq <= FITS + 11; seq++) {
         h_pub_range(f.pub, f.topic, seq, seq);
         for (unsigned i = 1; i < FANOUT_SUBS; i++)
             EXPECT_MSG(f.subs[i], f.topic, seq);
@@ -193,11 +195,10 @@ static void test_one_stuck_subscriber_gets_its_policy(void **state)
     }
     assert_int_equal(backlogged(h), 0);
     assert_int_equal(metric_read(&h->workers[1].metrics.publisher_holds), 0);
-    /* the stuck one got 9 frames (slow with MORE than 8 queued), then
-     * policy drop: a gap */
-    for (uint64_t seq = 1; seq <= 9; seq++)
+    /* the stuck one got FITS frames, then policy drop: a gap */
+    for (uint64_t seq = 1; seq <= FITS; seq++)
         EXPECT_MSG(f.subs[0], f.topic, seq);
-    EXPECT_GAP(f.subs[0], f.topic, 10, 20);
+    EXPECT_GAP(f.subs[0], f.topic, FITS + 1, FITS + 11);
     EXPECT_NOTHING(f.subs[0]);
 }
 
@@ -238,18 +239,18 @@ static void test_stuck_subscribers_hold_at_most_hold_max(void **state)
     assert_int_equal(backlogged(h), 0);
     /* read again: the stuck subscribers go past slow-consumer-bytes and no
      * longer count as behind; their policy (drop) applies */
-    h_pub_range(f.pub, f.topic, 7, 12);
+    h_pub_range(f.pub, f.topic, 7, FITS + 3);
     assert_false(f.pub->c->recv_held);
     assert_int_equal(h->workers[0].router.behind, 0);
     for (unsigned i = 0; i < FANOUT_SUBS; i++) {
-        for (uint64_t seq = 1; seq <= 9; seq++)
+        for (uint64_t seq = 1; seq <= FITS; seq++)
             EXPECT_MSG(f.subs[i], f.topic, seq);
-        EXPECT_GAP(f.subs[i], f.topic, 10, 12);
+        EXPECT_GAP(f.subs[i], f.topic, FITS + 1, FITS + 3);
     }
     /* caught up, past the cool-down: the next backlog holds again */
     h_set_time(h, H_START_MS + 1000);
-    h_pub_range(f.pub, f.topic, 13, 17);
-    h_pub_range(f.pub, f.topic, 18, 18);
+    h_pub_range(f.pub, f.topic, FITS + 4, FITS + 8);
+    h_pub_range(f.pub, f.topic, FITS + 9, FITS + 9);
     assert_true(f.pub->c->recv_held);
 }
 
@@ -259,13 +260,13 @@ static void test_option_off(void **state)
     struct fan f;
     fan_setup(h, &f);
     h->cfg.publisher_backpressure = false;
-    h_pub_range(f.pub, f.topic, 1, 12);
+    h_pub_range(f.pub, f.topic, 1, FITS + 3);
     assert_int_equal(backlogged(h), 0);
     assert_false(f.pub->c->recv_held);
     for (unsigned i = 0; i < FANOUT_SUBS; i++) {
-        for (uint64_t seq = 1; seq <= 9; seq++)
+        for (uint64_t seq = 1; seq <= FITS; seq++)
             EXPECT_MSG(f.subs[i], f.topic, seq);
-        EXPECT_GAP(f.subs[i], f.topic, 10, 12);
+        EXPECT_GAP(f.subs[i], f.topic, FITS + 1, FITS + 3);
     }
 }
 
