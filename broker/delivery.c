@@ -367,11 +367,8 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
 
 void delivery_resume_stalled(struct session *s)
 {
-    if (s->behind && s->conn &&
-        conn_queued_bytes(s->conn) < backlog_caught_up_bytes(s->worker->cfg->slow_consumer_bytes)) {
-        s->behind = false;
-        s->worker->router.behind--;
-    }
+    if (s->conn)
+        note_behind(s, s->conn); /* caught up, perhaps */
     while (s->stalled && s->conn && s->conn->state == CONN_OPEN &&
            conn_queued_bytes(s->conn) < s->worker->cfg->slow_consumer_bytes / 2) {
         struct delivery *d = s->stalled;
@@ -395,7 +392,7 @@ void delivery_resume_stalled(struct session *s)
     }
 }
 
-void delivery_forget_stalled(struct session *s)
+void delivery_on_session_closed(struct session *s)
 {
     /* No longer one of the worker's subscribers for back-pressure. */
     if (s->behind)

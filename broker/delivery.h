@@ -75,6 +75,6 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms);
 void delivery_resume_stalled(struct session *s);
 /* The connection is gone: nothing more will be flushed, and the session
  * no longer counts for publisher back-pressure. */
-void delivery_forget_stalled(struct session *s);
+void delivery_on_session_closed(struct session *s);
 
 #endif

@@ -438,7 +438,7 @@ static void pubsub_on_close(struct conn *c)
         return;
     c->app = NULL;
     s->conn = NULL;
-    delivery_forget_stalled(s);
+    delivery_on_session_closed(s);
     router_forget_publisher(session_router(s), s);
     for (struct subscription *sub = s->subs; sub; sub = sub->next) {
         if (!sub->closing)
