@@ -77,9 +77,9 @@ def metric_sum(broker, name):
     return sum(metric_by_worker(broker, name).values())
 
 
-def unmasked_zero_frame(payload):
-    """A client binary frame with the all-zero mask (legal; nothing to XOR),
-    so megabytes of publishes are built fast."""
+def zero_masked_frame(payload):
+    """A client binary frame masked with the all-zero key (legal, and the
+    payload stays as it is), so megabytes of publishes are built fast."""
     n = len(payload)
     if n < 126:
         head = bytes([0x82, 0x80 | n])
@@ -103,7 +103,7 @@ class RawPublisher:
                 raise EOFError("broker closed during the upgrade")
             buf += data
         assert buf.startswith(b"HTTP/1.1 101"), f"upgrade refused: {buf[:80]!r}"
-        self.sock.sendall(unmasked_zero_frame(pubsub.pack({"op": "hello", "v": 1})))
+        self.sock.sendall(zero_masked_frame(pubsub.pack({"op": "hello", "v": 1})))
 
     def burst(self, topic, count, size):
         """Publishes 1..count (the value in the data's first 8 bytes) with
@@ -111,7 +111,7 @@ class RawPublisher:
         them. Blocking."""
         pad = b"x" * (size - 8)
         blob = b"".join(
-            unmasked_zero_frame(pubsub.pack({"op": "pub", "topic": topic,
+            zero_masked_frame(pubsub.pack({"op": "pub", "topic": topic,
                                              "data": struct.pack("!Q", i) + pad}))
             for i in range(1, count + 1))
         self.sock.sendall(blob)
