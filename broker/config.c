@@ -147,6 +147,10 @@ static const struct option_spec options[] = {
      "publishes per second per connection; over it: error 17 (default 0: no limit)"},
     {"publish-burst", OPT_UINT, FIELD(publish_burst), 0, 100000000, "N",
      "publishes a connection may send at once above publish-rate (default 0: publish-rate)"},
+    {"publisher-backpressure", OPT_ONOFF, FIELD(publisher_backpressure), 0, 1, "on|off",
+     "stop reading publishers while most subscribers of a worker are behind (default on)"},
+    {"publisher-hold-max", OPT_UINT, FIELD(publisher_hold_max_ms), 1, 3600000, "MS",
+     "longest publisher back-pressure hold; then publishers are read as long again (default 1000)"},
     {"check-config", OPT_FLAG, FIELD(check_config), 0, 1, NULL,
      "check the configuration and the files it names, then exit (0: valid)"},
     {"help", OPT_HELP, 0, 0, 0, NULL, "print this help and exit"},
@@ -185,6 +189,8 @@ void config_init_defaults(struct broker_config *cfg)
     cfg->tls_min_version = 12;
     cfg->log_format = LOG_FORMAT_TEXT;
     cfg->stall_timeout_ms = 5000;
+    cfg->publisher_backpressure = true;
+    cfg->publisher_hold_max_ms = 1000;
 }
 
 bool config_has_tls(const struct broker_config *cfg)

@@ -110,6 +110,11 @@ struct broker_config {
     uint64_t publish_burst;          /* bucket size; 0: the same as publish_rate */
 
     bool check_config; /* --check-config: validate, report, exit */
+
+    /* publisher back-pressure (docs/protocol.md 4.4): stop reading publishers
+     * while a worker's fan-out is backlogged */
+    bool publisher_backpressure;
+    uint64_t publisher_hold_max_ms; /* longest hold before publishers are read anyway */
 };
 
 enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };

@@ -146,6 +146,15 @@ void conn_queue_bytes(struct conn *c, struct outbuf *b)
     worker_schedule_io(c->worker, c);
 }
 
+void conn_hold_recv(struct conn *c, bool hold)
+{
+    c->recv_held = hold;
+    if (c->state != CONN_OPEN)
+        return; /* closing connections keep draining input */
+    c->recv_paused = hold || c->sendq.bytes > c->worker->cfg->send_queue_bytes;
+    worker_schedule_io(c->worker, c);
+}
+
 static void conn_send_control(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len)
 {
     struct outbuf *b = conn_alloc_outbuf(c, len);
@@ -652,7 +661,7 @@ void conn_on_eof(struct conn *c)
 void conn_on_sent(struct conn *c, size_t sent)
 {
     send_queue_consume(&c->sendq, sent);
-    if (c->recv_paused && c->state == CONN_OPEN &&
+    if (c->recv_paused && !c->recv_held && c->state == CONN_OPEN &&
         c->sendq.bytes <= c->worker->cfg->send_queue_bytes / 2) {
         c->recv_paused = false;
         log_debug("fd %d: send queue drained, resuming reads", c->fd);

@@ -50,7 +50,8 @@ struct conn {
     /* io_uring bookkeeping (worker.c) */
     uint32_t inflight;    /* submitted operations not yet completed for good */
     bool recv_armed;      /* a multishot recv is outstanding */
-    bool recv_paused;     /* send queue over its limit: not reading */
+    bool recv_paused;     /* send queue over its limit, or held: not reading */
+    bool recv_held;       /* the route holds reads (publisher back-pressure) */
     bool recv_cancelling; /* a cancel for that recv is outstanding */
     bool send_inflight;   /* a sendmsg is outstanding */
     bool on_flush_list;
@@ -143,6 +144,12 @@ void conn_on_tick(struct conn *c, uint64_t now_ms);
 /* Queues a sealed frame, taking over the caller's reference (encrypting it
  * on a TLS connection). */
 void conn_send(struct conn *c, struct outbuf *b);
+
+/* Stops (hold) or restarts reading from the peer on the route's behalf,
+ * independently of the send-queue pause: a held connection is read again
+ * only after conn_hold_recv(c, false). Bytes already received are still
+ * handled. */
+void conn_hold_recv(struct conn *c, bool hold);
 
 /* An outbuf from this connection's worker pool. */
 struct outbuf *conn_alloc_outbuf(struct conn *c, size_t payload_capacity);

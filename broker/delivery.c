@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backlog.h"
 #include "conn.h"
 #include "log.h"
 #include "router.h"
@@ -79,6 +80,8 @@ struct delivery *delivery_create(struct router *r, struct subscription *sub, str
     }
     d->sub = sub;
     d->lt = lt;
+    if (sub->session->delivery_count++ == 0 && sub->session->conn)
+        r->subscribers++; /* publisher back-pressure counts it (backlog.h) */
     /* Where delivery starts; anything older that arrives is a duplicate. */
     if (sub->has_from)
         d->next_seq = (sub->from < head ? sub->from : head) + 1;
@@ -112,6 +115,8 @@ static void unstall(struct delivery *d)
 void delivery_destroy(struct router *r, struct delivery *d)
 {
     unstall(d);
+    if (--d->sub->session->delivery_count == 0 && d->sub->session->conn)
+        r->subscribers--;
     for (struct delivery **pp = &d->sub->deliveries; *pp; pp = &(*pp)->next_in_sub) {
         if (*pp == d) {
             *pp = d->next_in_sub;
@@ -168,6 +173,23 @@ static void stall(struct delivery *d)
     d->stalled = true;
     d->next_stalled = s->stalled;
     s->stalled = d;
+}
+
+/* Publisher back-pressure (backlog.h): counts the session as behind while
+ * its queue is between the behind mark and slow-consumer-bytes. */
+static void note_behind(struct session *s, const struct conn *c)
+{
+    if (s->conn != c || c->state != CONN_OPEN)
+        return;
+    uint64_t queued = conn_queued_bytes(c), slow = s->worker->cfg->slow_consumer_bytes;
+    bool behind = queued > backlog_behind_bytes(slow) && queued <= slow;
+    if (behind == s->behind || (!behind && queued > backlog_caught_up_bytes(slow) && queued <= slow))
+        return; /* unchanged; or in between: caught up only below the lower mark */
+    s->behind = behind;
+    if (behind)
+        s->worker->router.behind++;
+    else
+        s->worker->router.behind--;
 }
 
 static void note_gap(struct delivery *d, uint64_t seq)
@@ -270,6 +292,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
             conn_send(c, outbuf_ref(frame));
         } else
             hold_back(d, c, frame, seq);
+        note_behind(d->sub->session, c);
         return;
     }
     if (d->waiting.count == 0 && d->gap_from == 0 && d->unacked.count < d->sub->window &&
@@ -286,6 +309,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
     } else {
         hold_back(d, c, frame, seq);
     }
+    note_behind(d->sub->session, c);
 }
 
 void local_topic_deliver(struct local_topic *lt, struct outbuf *frame, uint64_t seq)
@@ -343,6 +367,8 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
 
 void delivery_resume_stalled(struct session *s)
 {
+    if (s->conn)
+        note_behind(s, s->conn); /* caught up, perhaps */
     while (s->stalled && s->conn && s->conn->state == CONN_OPEN &&
            conn_queued_bytes(s->conn) < s->worker->cfg->slow_consumer_bytes / 2) {
         struct delivery *d = s->stalled;
@@ -366,8 +392,14 @@ void delivery_resume_stalled(struct session *s)
     }
 }
 
-void delivery_forget_stalled(struct session *s)
+void delivery_on_session_closed(struct session *s)
 {
+    /* No longer one of the worker's subscribers for back-pressure. */
+    if (s->behind)
+        s->worker->router.behind--;
+    if (s->delivery_count > 0)
+        s->worker->router.subscribers--;
+    s->behind = false;
     while (s->stalled) {
         struct delivery *d = s->stalled;
         s->stalled = d->next_stalled;

@@ -73,7 +73,8 @@ void delivery_ack(struct delivery *d, uint64_t seq);
 void delivery_retransmit_due(struct delivery *d, uint64_t now_ms);
 /* The connection can take more: flush what slow consumers held back. */
 void delivery_resume_stalled(struct session *s);
-/* The connection is gone: nothing more will be flushed. */
-void delivery_forget_stalled(struct session *s);
+/* The connection is gone: nothing more will be flushed, and the session
+ * no longer counts for publisher back-pressure. */
+void delivery_on_session_closed(struct session *s);
 
 #endif

@@ -65,6 +65,7 @@ struct worker_metrics {
     metric_t gap_notices; /* gap envelopes sent */
     metric_t drops[DROP_KINDS];
     metric_t slow_disconnects; /* policy disconnect: closed with 1008 */
+    metric_t publisher_holds;  /* publishers not read because fan-out is backlogged */
     /* gauges, sampled on each timer tick */
     metric_t sendq_bytes_sum; /* bytes queued over this worker's connections */
     metric_t sendq_bytes_max; /* the largest one connection's queue */

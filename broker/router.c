@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conn.h"
 #include "log.h"
 #include "delivery.h"
 #include "session.h"
@@ -633,14 +634,101 @@ static void wake_worker(void *ctx, unsigned to)
     worker_wake_peer(r->worker, to);
 }
 
+/* --- publisher back-pressure (backlog.h) ---------------------------------- */
+
+static atomic_uint *backlogged_workers(const struct router *r)
+{
+    return &r->worker->broker->backlogged_workers;
+}
+
+bool router_publishers_wait(const struct router *r)
+{
+    return r->cfg->publisher_backpressure &&
+           atomic_load_explicit(backlogged_workers(r), memory_order_relaxed) != 0;
+}
+
+void router_hold_publisher(struct router *r, struct session *s)
+{
+    if (s->held || s->conn == NULL)
+        return;
+    s->held = true;
+    s->next_held = r->held;
+    r->held = s;
+    metric_add(&r->worker->metrics.publisher_holds, 1);
+    conn_hold_recv(s->conn, true);
+}
+
+void router_forget_publisher(struct router *r, struct session *s)
+{
+    if (!s->held)
+        return;
+    for (struct session **pp = &r->held; *pp; pp = &(*pp)->next_held) {
+        if (*pp == s) {
+            *pp = s->next_held;
+            break;
+        }
+    }
+    s->held = false;
+}
+
+/* Samples this worker's fan-out once per loop and updates its part of the
+ * broker-wide signal. The last worker to stop being backlogged wakes the
+ * others, whose held publishers may be read again. */
+static void router_update_backlog(struct router *r)
+{
+    struct backlog_sample sample = {
+        .subscribers = r->subscribers, .behind = r->behind, .ring_slots = r->cfg->xring_entries};
+    for (unsigned to = 0; to < r->workers; to++) {
+        if (to != r->self && r->port.out[to].count > sample.overflow)
+            sample.overflow = r->port.out[to].count;
+    }
+    bool was = r->backlog.on;
+    bool next = r->cfg->publisher_backpressure &&
+                backlog_update(&r->backlog, &sample, r->worker->now_ms,
+                               r->cfg->publisher_hold_max_ms);
+    r->backlog.on = next;
+    if (next == was)
+        return;
+    if (next) {
+        atomic_fetch_add(backlogged_workers(r), 1);
+        return;
+    }
+    if (atomic_fetch_sub(backlogged_workers(r), 1) == 1) {
+        for (unsigned to = 0; to < r->workers; to++) {
+            if (to != r->self)
+                worker_wake_peer(r->worker, to);
+        }
+    }
+}
+
+/* Reads held publishers again once no worker is backlogged. */
+static void router_release_publishers(struct router *r)
+{
+    if (r->held == NULL || atomic_load(backlogged_workers(r)) != 0)
+        return;
+    while (r->held) {
+        struct session *s = r->held;
+        r->held = s->next_held;
+        s->held = false;
+        if (s->conn)
+            conn_hold_recv(s->conn, false);
+    }
+}
+
 void router_flush(struct router *r)
 {
     mailbox_flush(&r->port);
     mailbox_wake_targets(&r->port, wake_worker, r);
+    router_update_backlog(r);
+    router_release_publishers(r);
 }
 
 bool router_busy(const struct router *r)
 {
+    /* Checked after the worker set `idle` (see mailbox.h): a worker that
+     * clears the last backlog after that finds it idle and wakes it. */
+    if (r->held && atomic_load(backlogged_workers(r)) == 0)
+        return true;
     if (mailbox_pending(&r->port))
         return true;
     for (unsigned to = 0; to < r->workers; to++) {

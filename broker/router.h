@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backlog.h"
 #include "config.h"
 #include "mailbox.h"
 #include "topic_log.h"
@@ -71,6 +72,12 @@ struct router {
     /* subscriber side */
     struct local_topic **locals;
     size_t local_buckets, local_count;
+
+    /* publisher back-pressure (backlog.h), this worker's part */
+    unsigned subscribers;  /* open sessions with at least one delivery here */
+    unsigned behind;       /* of those, the ones behind (delivery.c keeps both) */
+    struct backlog_state backlog; /* on: counted in broker.backlogged_workers */
+    struct session *held;  /* publishers not read until no worker is backlogged */
 };
 
 int router_init(struct router *r, struct worker *w, struct mailboxes *boxes,
@@ -113,6 +120,14 @@ bool router_busy(const struct router *r);
 struct local_topic *router_local_topic(struct router *r, struct topic *t, bool create);
 /* Forgets a local topic that has no deliveries left. */
 void router_local_topic_drop(struct router *r, struct local_topic *lt);
+
+/* Publisher back-pressure: true while some worker's fan-out is backlogged;
+ * a session that publishes then is held (router_hold_publisher). */
+bool router_publishers_wait(const struct router *r);
+/* Stops reading s's connection until no worker is backlogged any more. */
+void router_hold_publisher(struct router *r, struct session *s);
+/* s's connection is closing: it is no longer held. */
+void router_forget_publisher(struct router *r, struct session *s);
 
 /* Drops expired retention entries (called on the worker's tick). */
 void router_on_tick(struct router *r, uint64_t now_ms);

@@ -322,6 +322,8 @@ static void on_pub(struct session *s, const struct wsb_request *req)
     unsigned flags = (req->confirm ? XMSG_CONFIRM : 0) | (req->has_id ? XMSG_HAS_ID : 0);
     if (router_publish(session_router(s), s, req->topic, req->data, req->id, flags) != 0)
         request_error(s, req, WSB_ERR_OVERLOADED, "out of memory");
+    else if (router_publishers_wait(session_router(s)))
+        router_hold_publisher(session_router(s), s); /* fan-out is behind: read no more */
 }
 
 static void on_ack(struct session *s, const struct wsb_request *req)
@@ -436,7 +438,8 @@ static void pubsub_on_close(struct conn *c)
         return;
     c->app = NULL;
     s->conn = NULL;
-    delivery_forget_stalled(s);
+    delivery_on_session_closed(s);
+    router_forget_publisher(session_router(s), s);
     for (struct subscription *sub = s->subs; sub; sub = sub->next) {
         if (!sub->closing)
             subscription_close(sub);

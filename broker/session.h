@@ -63,6 +63,11 @@ struct session {
      * (anonymous access off and no token so far). */
     const struct auth_rights *rights;
     struct token_bucket publish_budget; /* publish-rate */
+    /* publisher back-pressure (backlog.h, router.h) */
+    unsigned delivery_count;    /* deliveries over all subscriptions */
+    bool behind;                /* counted in the router's behind */
+    bool held;                  /* on the router's held list: not read */
+    struct session *next_held;
 };
 
 extern const struct route pubsub_route;

@@ -40,6 +40,9 @@ struct broker {
     _Atomic(const struct broker_config *) cfg_next;
     _Atomic(struct auth_rules *) auth; /* NULL: every client may do everything */
     struct ip_limit *ip_limit;         /* NULL: connections per IP not counted */
+    /* Workers whose fan-out is backlogged (backlog.h); while not 0, no
+     * worker reads its publishers. Each worker adds and removes itself. */
+    atomic_uint backlogged_workers;
 };
 
 struct worker {
