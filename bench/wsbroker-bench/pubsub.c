@@ -7,12 +7,14 @@
  *               --topics T --size BYTES --rate MSGS_PER_S --duration S
  *               --warmup S [--ack none|manual] [--threads N] [--ca FILE] [--json] ...
  *
- * A wss:// URL runs every connection over TLS (wolfSSL, non-blocking, driven
- * by the same epoll loops); --ca FILE verifies the broker against that CA,
- * else its certificate is not checked.
+ * A wss:// URL runs every connection over TLS (wolfSSL's own I/O on a
+ * non-blocking socket, readiness from the thread's io_uring: ring_loop.h);
+ * --ca FILE verifies the broker against that CA, else its certificate is not
+ * checked.
  *
- * Subscribers: S connections spread over N threads, each thread an epoll
- * loop over its share. Each sends hello and `sub` to topic i % T (ack none,
+ * Subscribers: S connections spread over N threads, each thread an io_uring
+ * loop (ring_loop.h: multishot recv into provided buffers, ring sends) over
+ * its share. Each sends hello and `sub` to topic i % T (ack none,
  * or manual: a cumulative ack every --ack-every messages or on a 1 ms tick,
  * whichever comes first), and every `subscribed` must be in before anything
  * is published. Publishers: P connections on one more thread, publishing
@@ -53,7 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -63,6 +65,7 @@
 #include "loadgen.h"
 #include "mqtt_codec.h"
 #include "nats_codec.h"
+#include "ring_loop.h"
 #include "scenario.h"
 #include "series.h"
 #include "zipf.h"
@@ -102,7 +105,8 @@
 #define PEER_RECV_ROOM     (64 * 1024) /* nats, mqtt: receive buffer (frames may be larger) */
 #define CONTROL_ROOM       (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
 #define PATTERN_PERIOD     256 /* payload bytes start at pattern[msg % PERIOD] */
-#define EPOLL_BATCH        256
+#define RECV_BUFFERS       1024       /* per thread: the provided buffer ring */
+#define RECV_BUFFER_BYTES  8192
 #define FD_SLACK           64 /* descriptors beyond one per connection */
 #define TIMER_SLACK_NS     1ul
 #define SEQ_WINDOW         4096 /* seqs behind the newest whose fate is remembered */
@@ -199,10 +203,10 @@ enum conn_state {
 
 /* One connection's transport; owned by one worker, buffers allocated once. */
 struct conn {
-    int fd;
+    struct ring_sock sock;
     WOLFSSL *ssl; /* wss:// only */
     enum conn_state state;
-    bool want_write; /* EPOLLOUT registered */
+    bool want_write; /* wss://: the readiness poll waits for POLLOUT */
     bool welcomed;
     uint32_t index; /* position within the worker's connections */
     uint8_t *out;   /* bytes queued for the socket: [out_off, out_len) */
@@ -269,7 +273,7 @@ struct worker {
     struct run *run;
     enum role role;
     uint32_t id;
-    int epfd;
+    struct ring_loop loop;
     struct conn *conns;
     uint32_t nconns;
     uint32_t base;   /* run-wide number of conns[0], for messages */
@@ -332,9 +336,8 @@ static void conn_close(struct worker *w, struct conn *c)
     if (c->state == CONN_DONE)
         return;
     tls_conn_free(&c->ssl);
-    if (c->fd >= 0)
-        close(c->fd); /* also drops it from the epoll set */
-    c->fd = -1;
+    ring_sock_close(&w->loop, &c->sock);
+    c->want_write = false;
     c->state = CONN_DONE;
     w->open--;
 }
@@ -350,22 +353,27 @@ conn_fail(struct worker *w, struct conn *c, enum err_kind kind, const char *fmt,
     conn_close(w, c);
 }
 
-/* Registers interest in writability only while output is pending, so the
- * level-triggered loop does not spin on an always-writable socket. */
+/* wss://: the readiness poll asks for POLLOUT only while output is pending,
+ * so an always-writable socket does not wake the loop. */
 static void conn_want_write(struct worker *w, struct conn *c, bool on)
 {
-    if (c->want_write == on)
-        return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
     c->want_write = on;
+    ring_sock_poll(&w->loop, &c->sock, on);
+}
+
+/* Whether the socket has not taken the last output yet (a publisher writing
+ * ahead waits for it). */
+static bool conn_backed_up(const struct conn *c)
+{
+    return c->want_write || c->sock.send_inflight;
 }
 
 /* Room for `need` more output bytes, compacting the buffer if that helps;
  * NULL when there is none (the socket is backed up). */
 static uint8_t *conn_out_reserve(struct conn *c, size_t need)
 {
-    if (c->out_cap - c->out_len < need && c->out_off > 0) {
+    /* bytes under a send in flight must not move */
+    if (c->out_cap - c->out_len < need && c->out_off > 0 && !c->sock.send_inflight) {
         memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
         c->out_len -= c->out_off;
         c->out_off = 0;
@@ -373,10 +381,27 @@ static uint8_t *conn_out_reserve(struct conn *c, size_t need)
     return c->out_cap - c->out_len >= need ? c->out + c->out_len : NULL;
 }
 
+static void conn_on_send_error(struct worker *w, struct conn *c, int err)
+{
+    if (c->state == CONN_CLOSING)
+        conn_close(w, c);
+    else
+        conn_fail(w, c, c->state == CONN_HANDSHAKING ? ERR_HANDSHAKE : ERR_CLOSED, "send: %s",
+                  strerror(err));
+}
+
+/* ws://: one ring send in flight at a time, from out_off to what is queued
+ * now; conn_on_sent goes on with what was queued meanwhile. wss://:
+ * wolfSSL writes until the socket pushes back, then waits for POLLOUT. */
 static void conn_flush(struct worker *w, struct conn *c)
 {
+    if (c->ssl == NULL) {
+        if (c->out_off < c->out_len)
+            ring_sock_send(&w->loop, &c->sock, c->out + c->out_off, c->out_len - c->out_off);
+        return;
+    }
     while (c->out_off < c->out_len) {
-        ssize_t n = lg_send(c->fd, c->ssl, c->out + c->out_off, c->out_len - c->out_off);
+        ssize_t n = tls_send(c->ssl, c->out + c->out_off, c->out_len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
@@ -385,16 +410,26 @@ static void conn_flush(struct worker *w, struct conn *c)
             conn_want_write(w, c, true);
             return;
         } else {
-            if (c->state == CONN_CLOSING)
-                conn_close(w, c);
-            else
-                conn_fail(w, c, c->state == CONN_HANDSHAKING ? ERR_HANDSHAKE : ERR_CLOSED,
-                          "send: %s", strerror(errno));
+            conn_on_send_error(w, c, errno);
             return;
         }
     }
     c->out_off = c->out_len = 0;
     conn_want_write(w, c, false);
+}
+
+/* ws://: a ring send completed with res bytes taken (or -errno). */
+static void conn_on_sent(struct worker *w, struct conn *c, int res)
+{
+    if (res < 0) {
+        conn_on_send_error(w, c, -res);
+        return;
+    }
+    c->out_off += (size_t)res;
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    else
+        conn_flush(w, c);
 }
 
 /* Queues one masked frame; false when the output buffer has no room. */
@@ -430,39 +465,35 @@ static void conn_queue_close(struct worker *w, struct conn *c)
 static void conn_start_connect(struct worker *w, struct conn *c)
 {
     const struct target *t = &w->run->target;
-    c->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     c->state = CONN_CONNECTING;
     c->want_write = true;
     w->open++;
-    if (c->fd < 0) {
-        conn_fail(w, c, ERR_CONNECT, "socket: %s", strerror(errno));
+    int rc = ring_sock_connect(&w->loop, &c->sock, (const struct sockaddr *)&t->addr, t->addr_len,
+                               w->run->tls != NULL);
+    if (rc < 0) {
+        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(-rc));
         return;
     }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (w->run->tls != NULL) {
-        c->ssl = tls_conn_new(w->run->tls, c->fd, t, w->run->cfg.ca != NULL);
-        if (c->ssl == NULL) {
+        c->ssl = tls_conn_new(w->run->tls, c->sock.fd, t, w->run->cfg.ca != NULL);
+        if (c->ssl == NULL)
             conn_fail(w, c, ERR_CONNECT, "cannot set up a TLS session");
-            return;
-        }
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
-    if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 && errno != EINPROGRESS)
-        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(errno));
 }
 
-static void conn_finish_connect(struct worker *w, struct conn *c)
+/* ws://: the ring's connect completed with res; wss://: the socket is ready
+ * (res 0; its error is in SO_ERROR). */
+static void conn_finish_connect(struct worker *w, struct conn *c, int res)
 {
-    int err = 0;
+    int err = -res;
     socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (c->ssl != NULL && getsockopt(c->sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err != 0) {
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
         return;
     }
+    ring_sock_arm_recv(&w->loop, &c->sock);
     if (c->ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
         char why[160];
         switch (tls_connect_step(c->ssl, why, sizeof why)) {
@@ -1333,19 +1364,53 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* One read from the socket per event for ws://. Over TLS one wolfSSL_read
- * yields at most one record, so it reads on until wolfSSL wants the socket
- * again, up to TLS_READ_BUDGET reads (reading until WANT_READ without a bound
- * lets one busy connection starve the others: its socket keeps refilling),
- * and past that only while wolfSSL still holds received bytes, which epoll
- * would not report. */
-static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
+/* Parses what c->in holds: the 101 response, then frames. */
+static void conn_on_input(struct worker *w, struct conn *c, uint64_t now)
+{
+    if (c->state == CONN_HANDSHAKING) {
+        conn_read_handshake(w, c);
+        if (c->state != CONN_JOINING)
+            return;
+        conn_flush(w, c);
+        if (c->state == CONN_DONE)
+            return;
+    }
+    conn_read_frames(w, c, now);
+}
+
+/* ws://: bytes the ring received (lent for this call), taken into c->in as
+ * far as it has room, and parsed; again until all are taken. */
+static void conn_on_bytes(struct worker *w, struct conn *c, const uint8_t *bytes, size_t len,
+                          uint64_t now)
+{
+    while (len > 0 && c->state != CONN_DONE) {
+        size_t take = c->in_cap - c->in_len;
+        if (take == 0) { /* conn_read_frames fails any frame that cannot fit */
+            conn_fail(w, c, ERR_PROTOCOL, "receive buffer full");
+            return;
+        }
+        if (take > len)
+            take = len;
+        memcpy(c->in + c->in_len, bytes, take);
+        c->in_len += take;
+        bytes += take;
+        len -= take;
+        conn_on_input(w, c, now);
+    }
+}
+
+/* wss://, on POLLIN: one wolfSSL_read yields at most one record, so it reads
+ * on until wolfSSL wants the socket again, up to TLS_READ_BUDGET reads
+ * (reading until WANT_READ without a bound lets one busy connection starve the
+ * others: its socket keeps refilling), and past that only while wolfSSL still
+ * holds received bytes, which a poll would not report. */
+static void conn_on_tls_readable(struct worker *w, struct conn *c, uint64_t now)
 {
     unsigned budget = TLS_READ_BUDGET;
     do {
-        if (c->ssl != NULL && c->in_len == c->in_cap)
+        if (c->in_len == c->in_cap)
             return; /* conn_read_frames failed anything that cannot fit */
-        ssize_t n = lg_recv(c->fd, c->ssl, c->in + c->in_len, c->in_cap - c->in_len);
+        ssize_t n = tls_recv(c->ssl, c->in + c->in_len, c->in_cap - c->in_len);
         if (n == 0) {
             conn_on_eof(w, c, "broker closed the connection");
             return;
@@ -1356,32 +1421,60 @@ static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
             return;
         }
         c->in_len += (size_t)n;
-        if (c->state == CONN_HANDSHAKING) {
-            conn_read_handshake(w, c);
-            if (c->state != CONN_JOINING)
-                return;
-            conn_flush(w, c);
-            if (c->state == CONN_DONE)
-                return;
-        }
-        conn_read_frames(w, c, now);
-        if (c->ssl != NULL)
-            now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->ssl != NULL && c->state != CONN_DONE && (--budget > 0 || tls_has_pending(c->ssl)));
+        conn_on_input(w, c, now);
+        now = now_ns(); /* the next read may take bytes that arrived since */
+    } while (c->state != CONN_DONE && (--budget > 0 || tls_has_pending(c->ssl)));
 }
 
-static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
+/* wss://: the readiness poll fired with `events` (POLL*). */
+static void conn_on_tls_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
 {
+    if (c->state == CONN_CONNECTING) {
+        conn_finish_connect(w, c, 0);
+    } else {
+        if (events & (POLLIN | POLLERR | POLLHUP))
+            conn_on_tls_readable(w, c, now);
+        if (c->state != CONN_DONE && (events & POLLOUT))
+            conn_flush(w, c);
+    }
+    if (c->state != CONN_DONE)
+        ring_sock_poll(&w->loop, &c->sock, c->want_write);
+}
+
+static struct ring_sock *worker_sock_of(void *ctx, uint32_t index)
+{
+    struct worker *w = ctx;
+    return index < w->nconns ? &w->conns[index].sock : NULL;
+}
+
+/* One completion of a connection's current socket. */
+static void worker_on_event(void *ctx, const struct ring_event *ev)
+{
+    struct worker *w = ctx;
+    struct conn *c = &w->conns[ev->index];
     if (c->state == CONN_DONE)
         return;
-    if (c->state == CONN_CONNECTING) {
-        conn_finish_connect(w, c);
-        return;
+    switch (ev->op) {
+    case RING_OP_CONNECT:
+        conn_finish_connect(w, c, ev->res);
+        break;
+    case RING_OP_RECV:
+        if (ev->res == 0)
+            conn_on_eof(w, c, "broker closed the connection");
+        else if (ev->res < 0)
+            conn_on_eof(w, c, strerror(-ev->res));
+        else
+            conn_on_bytes(w, c, ev->data, ev->len, now_ns());
+        break;
+    case RING_OP_SEND:
+        conn_on_sent(w, c, ev->res);
+        break;
+    case RING_OP_POLL:
+        conn_on_tls_event(w, c, ev->res < 0 ? POLLERR : (uint32_t)ev->res, now_ns());
+        break;
+    default:
+        break;
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        conn_on_readable(w, c, now);
-    if (c->state != CONN_DONE && (events & EPOLLOUT))
-        conn_flush(w, c);
 }
 
 /* ---- worker ----------------------------------------------------------- */
@@ -1389,14 +1482,7 @@ static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uin
 /* Waits for and handles one batch of events; waits at most until `until`. */
 static void worker_poll(struct worker *w, uint64_t until)
 {
-    struct epoll_event evs[EPOLL_BATCH];
-    uint64_t now = now_ns();
-    uint64_t wait = until > now ? until - now : 0;
-    struct timespec ts = {.tv_sec = (time_t)(wait / NS_PER_S), .tv_nsec = (long)(wait % NS_PER_S)};
-    int n = epoll_pwait2(w->epfd, evs, EPOLL_BATCH, &ts, NULL);
-    now = now_ns();
-    for (int i = 0; i < n; i++)
-        conn_on_event(w, evs[i].data.ptr, evs[i].events, now);
+    ring_loop_wait(&w->loop, until, worker_sock_of, worker_on_event, w);
 }
 
 /* Connects every connection and waits, bounded, for each to be welcomed
@@ -1456,11 +1542,11 @@ static bool pub_write_ahead(struct worker *w, uint64_t now)
     bool room = false;
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        if (c->state != CONN_READY || c->want_write)
-            continue; /* not joined, or waiting for EPOLLOUT */
+        if (c->state != CONN_READY || conn_backed_up(c))
+            continue; /* not joined, or the socket has not taken the last batch */
         pub_pump(w, c, now);
         conn_flush(w, c);
-        room = room || (c->state == CONN_READY && !c->want_write);
+        room = room || (c->state == CONN_READY && !conn_backed_up(c));
     }
     return room;
 }
@@ -1684,12 +1770,16 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
     w->nconns = nconns;
     w->base = base;
     w->rng = rng_seed();
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->conns = calloc(nconns, sizeof *w->conns);
     w->scratch_cap = ENVELOPE_ROOM + MAX_BIN_HEADER + cfg->size + TOPIC_NAME_MAX;
     w->scratch = malloc(w->scratch_cap);
-    if (w->epfd < 0 || w->conns == NULL || w->scratch == NULL)
+    if (w->conns == NULL || w->scratch == NULL)
         return false;
+    int rc = ring_loop_init(&w->loop, RECV_BUFFERS, RECV_BUFFER_BYTES);
+    if (rc < 0) {
+        fprintf(stderr, "wsbroker-bench: io_uring setup: %s\n", strerror(-rc));
+        return false;
+    }
     size_t out_cap = SUB_OUT_BYTES + CONTROL_ROOM;
     size_t in_cap = in_frame_bound(run) + RECV_SLACK;
     /* nats-server and mosquitto pack many messages into one frame (nats-server
@@ -1725,7 +1815,8 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         return false;
     for (uint32_t i = 0; i < nconns; i++) {
         struct conn *c = &w->conns[i];
-        c->fd = -1;
+        c->sock.fd = -1;
+        c->sock.index = i;
         c->index = i;
         c->state = CONN_DONE;
         c->out_cap = out_cap;
@@ -1759,8 +1850,7 @@ static void worker_free(struct worker *w)
     free(w->ack_list);
     free(w->scratch);
     free(w->data);
-    if (w->epfd > 0)
-        close(w->epfd);
+    ring_loop_free(&w->loop);
 }
 
 /* ---- command line ----------------------------------------------------- */
