@@ -7,11 +7,12 @@
  *             [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]
  *
  * A wss:// URL runs every connection over TLS (wolfSSL's own I/O on a
- * non-blocking socket, readiness from the thread's io_uring); --ca FILE verifies the server against that CA,
- * else the certificate is not checked. --handshakes H replaces the echo load
- * with a connection storm: H connections, at most N open at once, each doing
- * TCP connect + TLS (for wss://) + upgrade and then closing at once; it
- * reports handshakes per second and the latency of each (connect() to 101).
+ * non-blocking socket, readiness from the thread's io_uring); --ca FILE
+ * verifies the server against that CA, else the certificate is not checked.
+ * --handshakes H replaces the echo load with a connection storm: H
+ * connections, at most N open at once, each doing TCP connect + TLS (for
+ * wss://) + upgrade and then closing at once; it reports handshakes per second
+ * and the latency of each (connect() to 101).
  *
  * Opens N WebSocket connections, doing the opening handshake itself, spread
  * over T threads that each run their own io_uring loop over their share
@@ -75,11 +76,13 @@
 #define CLOSE_TIMEOUT_MS      2000         /* wait for the server's close reply */
 #define RECV_SLACK            16384        /* receive room beyond one whole frame */
 #define CONTROL_ROOM          (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
-#define PATTERN_PERIOD        256 /* payload bytes start at pattern[seq % PERIOD] */
-#define RECV_BUFFERS          1024 /* per thread: the provided buffer ring */
-#define RECV_BUFFER_BYTES     8192
-#define FD_SLACK              64  /* descriptors beyond one per connection */
-#define TIMER_SLACK_NS        1ul /* see worker_main */
+#define PATTERN_PERIOD        256   /* payload bytes start at pattern[seq % PERIOD] */
+#define RING_BUFS_PER_CONN    4     /* the provided buffer ring: per connection of the thread, */
+#define RING_BUFS_MIN         64    /* at least this many, */
+#define RING_BUFS_MAX         4096  /* at most this many (a power of two), */
+#define RING_BUF_BYTES        16384 /* of this size */
+#define FD_SLACK              64    /* descriptors beyond one per connection */
+#define TIMER_SLACK_NS        1ul   /* see worker_main */
 
 enum err_kind { ERR_CONNECT, ERR_HANDSHAKE, ERR_PROTOCOL, ERR_MISMATCH, ERR_CLOSED, ERR_KINDS };
 static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "protocol", "mismatch",
@@ -285,7 +288,7 @@ static void conn_start_connect(struct worker *w, struct conn *c)
 {
     const struct target *t = &w->run->target;
     c->state = CONN_CONNECTING;
-    c->want_write = true;
+    c->want_write = w->run->tls != NULL; /* wss://: the first poll waits for the connect */
     w->open++;
     int rc = ring_sock_connect(&w->loop, &c->sock, (const struct sockaddr *)&t->addr, t->addr_len,
                                w->run->tls != NULL);
@@ -819,7 +822,9 @@ static bool worker_init(struct worker *w, const struct run *run, uint32_t base, 
     w->conns = calloc(nconns, sizeof *w->conns);
     if (w->scratch == NULL || w->conns == NULL)
         return false;
-    int rc = ring_loop_init(&w->loop, RECV_BUFFERS, RECV_BUFFER_BYTES);
+    int rc = ring_loop_init(
+        &w->loop, ring_buffer_count(nconns, RING_BUFS_PER_CONN, RING_BUFS_MIN, RING_BUFS_MAX),
+        RING_BUF_BYTES);
     if (rc < 0) {
         fprintf(stderr, "wsbroker-bench: io_uring setup: %s\n", strerror(-rc));
         return false;

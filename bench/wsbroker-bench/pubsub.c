@@ -104,10 +104,12 @@
 #define RECV_SLACK         32768       /* receive room beyond one whole frame */
 #define PEER_RECV_ROOM     (64 * 1024) /* nats, mqtt: receive buffer (frames may be larger) */
 #define CONTROL_ROOM       (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
-#define PATTERN_PERIOD     256 /* payload bytes start at pattern[msg % PERIOD] */
-#define RECV_BUFFERS       1024       /* per thread: the provided buffer ring */
-#define RECV_BUFFER_BYTES  8192
-#define FD_SLACK           64 /* descriptors beyond one per connection */
+#define PATTERN_PERIOD     256   /* payload bytes start at pattern[msg % PERIOD] */
+#define RING_BUFS_PER_CONN 4     /* the provided buffer ring: per connection of the thread, */
+#define RING_BUFS_MIN      64    /* at least this many, */
+#define RING_BUFS_MAX      4096  /* at most this many (a power of two), */
+#define RING_BUF_BYTES     16384 /* of this size */
+#define FD_SLACK           64    /* descriptors beyond one per connection */
 #define TIMER_SLACK_NS     1ul
 #define SEQ_WINDOW         4096 /* seqs behind the newest whose fate is remembered */
 #define SEQ_WORDS          (SEQ_WINDOW / 64)
@@ -466,7 +468,7 @@ static void conn_start_connect(struct worker *w, struct conn *c)
 {
     const struct target *t = &w->run->target;
     c->state = CONN_CONNECTING;
-    c->want_write = true;
+    c->want_write = w->run->tls != NULL; /* wss://: the first poll waits for the connect */
     w->open++;
     int rc = ring_sock_connect(&w->loop, &c->sock, (const struct sockaddr *)&t->addr, t->addr_len,
                                w->run->tls != NULL);
@@ -1775,7 +1777,9 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
     w->scratch = malloc(w->scratch_cap);
     if (w->conns == NULL || w->scratch == NULL)
         return false;
-    int rc = ring_loop_init(&w->loop, RECV_BUFFERS, RECV_BUFFER_BYTES);
+    int rc = ring_loop_init(
+        &w->loop, ring_buffer_count(nconns, RING_BUFS_PER_CONN, RING_BUFS_MIN, RING_BUFS_MAX),
+        RING_BUF_BYTES);
     if (rc < 0) {
         fprintf(stderr, "wsbroker-bench: io_uring setup: %s\n", strerror(-rc));
         return false;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -88,6 +89,15 @@ static void loop_publish_buffers(struct ring_loop *l)
     }
 }
 
+unsigned ring_buffer_count(uint32_t conns, unsigned per_conn, unsigned min, unsigned max)
+{
+    uint64_t want = (uint64_t)conns * per_conn;
+    unsigned n = 1;
+    while (n < want && n < max)
+        n <<= 1;
+    return n < min ? min : n;
+}
+
 int ring_loop_init(struct ring_loop *l, unsigned buf_count, unsigned buf_size)
 {
     memset(l, 0, sizeof *l);
@@ -99,8 +109,8 @@ int ring_loop_init(struct ring_loop *l, unsigned buf_count, unsigned buf_size)
     };
     int rc = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &params);
     if (rc == -EINVAL) { /* kernels before 5.19 */
-        params = (struct io_uring_params){.flags = IORING_SETUP_CQSIZE,
-                                          .cq_entries = RING_CQ_ENTRIES};
+        params =
+            (struct io_uring_params){.flags = IORING_SETUP_CQSIZE, .cq_entries = RING_CQ_ENTRIES};
         rc = io_uring_queue_init_params(RING_ENTRIES, &l->ring, &params);
     }
     if (rc < 0)
@@ -118,6 +128,9 @@ static struct ring_sock *no_sock(void *ctx, uint32_t index)
 
 void ring_loop_free(struct ring_loop *l)
 {
+    if (getenv("WSB_BENCH_RING_DEBUG") != NULL)
+        fprintf(stderr, "ring_loop: %llu recv re-arms after the buffer ring ran dry\n",
+                (unsigned long long)l->recv_dry);
     if (l->ring_ready) {
         uint64_t deadline = monotonic_ns() + DRAIN_MS * 1000000ull;
         while (l->ops > 0 && monotonic_ns() < deadline)
@@ -223,7 +236,8 @@ static void loop_dispatch(struct ring_loop *l, const struct io_uring_cqe *cqe,
     if (!more)
         l->ops--;
     enum ring_op op = (enum ring_op)(data & ((1u << OP_BITS) - 1));
-    struct ring_event ev = {.op = op, .index = (uint32_t)(data >> 32), .res = cqe->res, .more = more};
+    struct ring_event ev = {
+        .op = op, .index = (uint32_t)(data >> 32), .res = cqe->res, .more = more};
     bool has_buffer = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
     struct ring_sock *s = op == RING_OP_IGNORE ? NULL : sock_of(ctx, ev.index);
@@ -243,10 +257,14 @@ static void loop_dispatch(struct ring_loop *l, const struct io_uring_cqe *cqe,
         }
         if (cqe->res != -ENOBUFS && cqe->res != -ECANCELED)
             on_event(ctx, &ev);
-        if (has_buffer)
+        if (has_buffer) { /* the scenario copied what it keeps: back to the kernel now */
             loop_return_buffer(l, bid);
-        /* ENOBUFS: the buffers come back at the end of this batch, before
-         * the re-armed recv is submitted */
+            loop_publish_buffers(l);
+        }
+        /* ENOBUFS (the ring ran dry): the buffers are back before the
+         * re-armed recv is submitted */
+        if (cqe->res == -ENOBUFS)
+            l->recv_dry++;
         if (!s->recv_armed && s->fd >= 0 && s->gen == gen && (cqe->res > 0 || cqe->res == -ENOBUFS))
             ring_sock_arm_recv(l, s);
         return;

@@ -65,8 +65,16 @@ struct ring_loop {
     struct io_uring_buf_ring *buf_ring;
     uint8_t *buf_base;
     unsigned buf_count, buf_size, buf_returns;
-    uint64_t ops; /* operations submitted whose last completion has not come */
+    uint64_t ops;      /* operations submitted whose last completion has not come */
+    uint64_t recv_dry; /* multishot recvs ended by an empty buffer ring (ENOBUFS) */
 };
+
+/* How many receive buffers a thread with conns connections gets: per_conn
+ * each, within [min, max], rounded up to a power of two. One buffer per
+ * connection is too few: a multishot recv drains its socket into as many
+ * buffers as it takes before the loop gets them back, and a dry ring ends the
+ * recv (ENOBUFS), which costs a re-arm. */
+unsigned ring_buffer_count(uint32_t conns, unsigned per_conn, unsigned min, unsigned max);
 
 /* Sets up the ring and buf_count (a power of two) receive buffers of buf_size
  * bytes. Call it on the thread that will use the loop. Returns 0 or -errno. */
