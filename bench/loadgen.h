@@ -79,6 +79,25 @@ static inline uint64_t rng_seed(void)
     return seed;
 }
 
+/* ---- open-loop schedule ------------------------------------------------ */
+
+/* When open-loop send slot number `slot` (0, 1, ...) is due, for a schedule
+ * that starts at t0 and sends one slot every slot_ns at full rate. With a
+ * ramp (ramp_ns > 0) the rate rises linearly from 0 to full over ramp_ns:
+ * slots sent by time t are t^2 / (2 ramp_ns slot_ns) during the ramp, so slot
+ * k is due at sqrt(2 ramp_ns slot_ns k); after the ramp the schedule goes on
+ * at full rate from where the ramp left it (ramp_ns / (2 slot_ns) slots). */
+static inline uint64_t open_loop_due(uint64_t t0, double slot_ns, uint64_t ramp_ns, double slot)
+{
+    if (ramp_ns == 0)
+        return t0 + (uint64_t)(slot * slot_ns);
+    double ramp = (double)ramp_ns;
+    double ramp_slots = ramp / (2.0 * slot_ns);
+    if (slot < ramp_slots)
+        return t0 + (uint64_t)__builtin_sqrt(2.0 * ramp * slot_ns * slot);
+    return t0 + ramp_ns + (uint64_t)((slot - ramp_slots) * slot_ns);
+}
+
 /* ---- latency histogram ------------------------------------------------ */
 
 /* Exact below 128 ns, then 128 sub-buckets per power of two (under 0.8%

@@ -33,10 +33,12 @@
  * it went out, so a stalled broker is charged for the wait (no coordinated
  * omission); with --rate 0 (closed loop) it is the time it was written.
  *
- * Phases, each bounded: connect + handshake + hello/sub answered, warm-up
- * (published and delivered, not counted), measurement, drain (publishers
- * stop; subscribers wait, at most --drain seconds, until they have seen
- * every confirmed seq), close (close 1000, wait for the broker's).
+ * Phases, each bounded: connect + handshake + hello/sub answered, ramp
+ * (--ramp S with --rate: the open-loop rate rises linearly from 0 to --rate;
+ * published and delivered, not counted: its latencies are excluded like the
+ * warm-up's), warm-up (at the full rate; published and delivered, not counted), measurement, drain
+ * (publishers stop; subscribers wait, at most --drain seconds, until they have seen every confirmed
+ * seq), close (close 1000, wait for the broker's).
  *
  * Exit status: 0 for a clean run, 1 if any error or delivery fault (a silent
  * hole, duplicate, reorder, or delivery after a gap) was counted; announced
@@ -147,6 +149,7 @@ struct config {
     double rate; /* total publishes per second; 0: closed loop */
     double duration_s;
     double warmup_s;
+    double ramp_s; /* open loop: seconds from 0 to --rate, before the warm-up */
     double drain_s;
     bool ack_manual;
     uint32_t ack_every;
@@ -181,7 +184,8 @@ struct run {
     pthread_barrier_t barrier;
     bool abort;
     uint64_t t_start;    /* first publish */
-    uint64_t t_measure;  /* end of warm-up */
+    uint64_t ramp_ns;    /* --ramp: the rate rises from 0 over [t_start, t_start + ramp_ns) */
+    uint64_t t_measure;  /* end of ramp + warm-up */
     uint64_t t_end;      /* end of measurement: publishing stops */
     uint64_t t_drain;    /* the latest a subscriber waits for the tail */
     uint64_t *final_seq; /* per topic: the highest confirmed seq, 0 if none */
@@ -1057,7 +1061,7 @@ static uint32_t topic_of_publish(const struct run *run, uint64_t n)
 static uint64_t pub_due(const struct worker *w, uint32_t p, uint64_t k)
 {
     double slot = (double)pub_global_number(w->run, p, k);
-    return w->run->t_start + (uint64_t)(slot * w->slot_ns);
+    return open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, slot);
 }
 
 /* Publishes up to the unconfirmed limit (closed loop), or what is due under
@@ -1516,7 +1520,8 @@ static void worker_join_all(struct worker *w)
 static uint64_t pub_visit_slots(struct worker *w, uint64_t now)
 {
     for (;;) {
-        uint64_t due = w->run->t_start + (uint64_t)((double)w->next_slot * w->slot_ns);
+        uint64_t due =
+            open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, (double)w->next_slot);
         if (due > now)
             return due;
         struct conn *c = &w->conns[w->next_slot % w->nconns];
@@ -1868,7 +1873,7 @@ static void usage(FILE *to)
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
             "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
             "                   [--drain S] [--prefix NAME] [--ca FILE] [--zipf S] [--resume]\n"
-            "                   [--csv FILE] [--progress]\n"
+            "                   [--csv FILE] [--progress] [--ramp S]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
             "  --subscribers  subscriber connections; subscriber i takes topic i %% T (default 1)\n"
             "  --topics       topics PREFIX.0 .. PREFIX.T-1, published round-robin (default 1)\n"
@@ -1876,6 +1881,8 @@ static void usage(FILE *to)
             "  --rate         open loop: total publishes per second; 0 (default): closed loop\n"
             "  --duration     measured seconds (default %.0f, at most %.0f)\n"
             "  --warmup       seconds published before measuring (default %.0f)\n"
+            "  --ramp S       open loop: first raise the rate linearly from 0 to --rate over\n"
+            "                 S seconds (before the warm-up; not measured, like it)\n"
             "  --drain        at most this long after publishing stops, wait for the tail\n"
             "                 (default %.0f)\n"
             "  --ack          subscriptions' ack mode (default none); manual acks go out\n"
@@ -1936,6 +1943,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"rate", required_argument, NULL, 'r'},
         {"duration", required_argument, NULL, 'd'},
         {"warmup", required_argument, NULL, 'w'},
+        {"ramp", required_argument, NULL, 'M'},
         {"drain", required_argument, NULL, 'D'},
         {"ack", required_argument, NULL, 'a'},
         {"ack-every", required_argument, NULL, 'e'},
@@ -1990,6 +1998,9 @@ static void parse_args(struct config *cfg, int argc, char **argv)
             break;
         case 'w':
             cfg->warmup_s = parse_number("--warmup", optarg, 0, MAX_DURATION_S);
+            break;
+        case 'M':
+            cfg->ramp_s = parse_number("--ramp", optarg, 0, MAX_DURATION_S);
             break;
         case 'D':
             cfg->drain_s = parse_number("--drain", optarg, 0, MAX_DRAIN_S);
@@ -2058,6 +2069,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         die_usage("--prefix: 1 to %d bytes", MAX_PREFIX);
     if (cfg->threads > cfg->subscribers)
         cfg->threads = cfg->subscribers;
+    if (cfg->ramp_s > 0 && cfg->rate == 0)
+        die_usage("--ramp needs --rate (a closed loop has no rate to ramp)");
     if (cfg->adapter != ADAPTER_WSBROKER) {
         const char *name = adapter_names[cfg->adapter];
         if (cfg->publishers != 1)
@@ -2185,6 +2198,8 @@ static void report_table(const struct config *cfg, const struct totals *t)
         printf(" (every %u or 1 ms)", cfg->ack_every);
     printf(", ");
     print_mode(cfg, stdout);
+    if (cfg->ramp_s > 0)
+        printf(", %.1f s ramp", cfg->ramp_s);
     printf(", %.1f s (+%.1f s warm-up), %u+1 threads\n", cfg->duration_s, cfg->warmup_s,
            cfg->threads);
     printf("%12s %13s %9s %9s %9s %9s %9s %10s %9s %7s %7s\n", "published/s", "delivered/s", "MB/s",
@@ -2230,11 +2245,11 @@ static void report_json(const struct config *cfg, const struct totals *t)
     printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,"
            "\"size\":%zu,"
            "\"ack\":\"%s\",\"ack_every\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
-           "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,",
+           "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ramp_s\":%.3f,",
            bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
            cfg->ack_manual ? "manual" : "none", cfg->ack_every,
            cfg->window ? cfg->window : WSB_DEFAULT_WINDOW, cfg->rate, cfg->inflight, cfg->threads,
-           cfg->duration_s, cfg->warmup_s);
+           cfg->duration_s, cfg->warmup_s, cfg->ramp_s);
     printf("\"published_per_s\":%.1f,\"delivered_per_s\":%.1f,\"mb_per_s\":%.3f,", pub_s, del_s,
            del_s * (double)cfg->size / 1e6);
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
@@ -2292,12 +2307,14 @@ static void start_or_abort(struct run *run, struct worker *workers, uint32_t cou
         return;
     }
     run->t_start = now_ns();
-    run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
+    run->ramp_ns = (uint64_t)(run->cfg.ramp_s * NS_PER_S);
+    run->t_measure = run->t_start + run->ramp_ns + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
     run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
     run->t_drain = run->t_end + (uint64_t)(run->cfg.drain_s * NS_PER_S);
     run->t_resume = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S / 2);
     run->clock.t0 = run->t_start;
     run->clock.t_measure = run->t_measure;
+    run->clock.t_ramp_end = run->t_start + run->ramp_ns;
     run->clock.t_end = run->t_end;
 }
 
@@ -2324,7 +2341,8 @@ static bool run_prepare(struct run *run)
     atomic_init(&run->workers_done, 0);
     if (cfg->zipf > 0 && !zipf_init(&run->zipf, cfg->topics, cfg->zipf))
         return false;
-    double span_s = cfg->warmup_s + cfg->duration_s + cfg->drain_s + CLOSE_TIMEOUT_MS / 1000.0;
+    double span_s =
+        cfg->ramp_s + cfg->warmup_s + cfg->duration_s + cfg->drain_s + CLOSE_TIMEOUT_MS / 1000.0;
     series_clock_init(&run->clock, 0, (uint64_t)(span_s * NS_PER_S), 0, 0);
     return true;
 }
@@ -2348,9 +2366,10 @@ static void watch_progress(struct run *run, const struct worker *workers, uint32
             else
                 del += v;
         }
-        const char *phase = now < run->t_measure ? "warm-up"
-                            : now < run->t_end   ? "measure"
-                                                 : "drain/close";
+        const char *phase = now < run->t_start + run->ramp_ns ? "ramp"
+                            : now < run->t_measure            ? "warm-up"
+                            : now < run->t_end                ? "measure"
+                                                              : "drain/close";
         fprintf(stderr,
                 "wsbroker-bench: %6.1f s %-11s published %llu (+%llu), delivered %llu (+%llu)\n",
                 (double)(now - run->t_start) / NS_PER_S, phase, (unsigned long long)pub,

@@ -126,6 +126,33 @@ def check_csv(path, plot_dir):
             check(f.read(8) == b"\x89PNG\r\n\x1a\n", "plot.gp did not write a PNG")
 
 
+def check_ramp(r, csv_path, rate, ramp_s, warmup_s, duration_s):
+    """--ramp: the ramp's publishes are sent but not measured; the measured
+    window runs at the full rate; the CSV marks the ramp's rows, whose sends
+    rise."""
+    check(r.get("ramp_s") == ramp_s, f"ramp_s {r.get('ramp_s')}")
+    want = rate * ramp_s / 2 + rate * (warmup_s + duration_s)
+    sent = r["publishes"]["sent"]
+    check(abs(sent - want) <= 0.02 * want + 2, f"{sent} publishes sent, the schedule has {want}")
+    measured = rate * duration_s
+    check(abs(r["published_per_s"] * duration_s - measured) <= 0.02 * measured + 2,
+          f"published_per_s {r['published_per_s']}: the measured window is not at the full rate")
+    check(r["latency_us"]["count"] <= r["delivery"]["due"] - rate * ramp_s / 2 * r["subscribers"],
+          "ramp latencies were recorded")
+    with open(csv_path) as f:
+        rows = [ln.rstrip("\n").split(",") for ln in f][1:]
+    ramp = [int(x[2]) for x in rows if x[1] == "ramp"]
+    check(len(ramp) >= 1, "no ramp rows in the CSV")
+    full = [int(x[2]) for x in rows if x[1] == "measure"]
+    check(ramp[0] < max(full), f"ramp rows send as much as the full rate: {ramp} vs {full}")
+
+
+def check_usage_error(bench, args, needle):
+    p = subprocess.run([bench] + args, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    check(p.returncode == 2 and needle in p.stderr,
+          f"{args}: exit {p.returncode}, stderr {p.stderr!r} (wanted 2 and {needle!r})")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -193,6 +220,7 @@ def main():
     ca = dev_ca()
     tmp = tempfile.mkdtemp(prefix="wsb-bench-test-")
     csv = os.path.join(tmp, "fanout.csv")
+    csv_ramp = os.path.join(tmp, "ramp.csv")
     failures = 0
     peers = []
     atexit.register(stop_peers, peers)  # also when something below raises
@@ -204,6 +232,8 @@ def main():
         cases = [
             ("fanout", "fanout", [ws, "--subscribers", "50", "--rate", "500", "--csv", csv],
              check_pubsub),
+            ("fanout-ramp", "fanout", [ws, "--subscribers", "10", "--rate", "1000", "--ramp",
+                                       "1", "--csv", csv_ramp], check_pubsub),
             ("fanout-closed", "fanout", [ws, "--subscribers", "2", "--inflight", "8"],
              check_pubsub),
             ("fanout-wss", "fanout", [wss, "--subscribers", "10", "--rate", "100"] + tls,
@@ -252,10 +282,25 @@ def main():
                     check(r["zipf"] > 0 and r["topics"] == 20, "market is not Zipf over 20")
                 if name == "fanout":
                     check_csv(csv, tmp)
+                if name == "fanout-ramp":
+                    check_ramp(r, csv_ramp, 1000, 1.0, 0.3, 1.5)
                 print(f"ok   {name} ({took:.1f} s)")
             except (Failure, subprocess.TimeoutExpired, KeyError, ValueError) as e:
                 failures += 1
                 print(f"FAIL {name}: {e}")
+    usage_cases = [
+        ("ramp-without-rate", ["fanout", "--url", "ws://127.0.0.1:1/v1", "--ramp", "1"],
+         "--ramp needs --rate"),
+    ]
+    for name, args, needle in usage_cases:
+        if a.only and a.only not in name:
+            continue
+        try:
+            check_usage_error(a.bench, args, needle)
+            print(f"ok   {name}")
+        except (Failure, subprocess.TimeoutExpired) as e:
+            failures += 1
+            print(f"FAIL {name}: {e}")
     stop_peers(peers)
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"{failures} failed" if failures else "all passed")
