@@ -157,11 +157,12 @@ struct config {
     uint32_t inflight;
     const char *prefix;
     bool json;
-    const char *ca;  /* --ca: CA file for wss:// */
-    double zipf;     /* market data: Zipf exponent of symbol popularity; 0: round-robin */
-    bool resume;     /* resume storm halfway through the measurement */
-    const char *csv; /* --csv FILE: time series */
-    bool progress;   /* progress lines on stderr every second */
+    const char *ca;           /* --ca: CA file for wss:// */
+    double zipf;              /* market data: Zipf exponent of symbol popularity; 0: round-robin */
+    uint32_t symbols_per_sub; /* subscriptions per subscriber connection (distinct topics) */
+    bool resume;              /* resume storm halfway through the measurement */
+    const char *csv;          /* --csv FILE: time series */
+    bool progress;            /* progress lines on stderr every second */
 };
 
 struct topic_name {
@@ -214,8 +215,9 @@ struct conn {
     enum conn_state state;
     bool want_write; /* wss://: the readiness poll waits for POLLOUT */
     bool welcomed;
-    uint32_t index; /* position within the worker's connections */
-    uint8_t *out;   /* bytes queued for the socket: [out_off, out_len) */
+    uint32_t subs_pending; /* subscriber: subscriptions not yet answered while joining */
+    uint32_t index;        /* position within the worker's connections */
+    uint8_t *out;          /* bytes queued for the socket: [out_off, out_len) */
     size_t out_off, out_len, out_cap;
     uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
     size_t in_len, in_cap;
@@ -234,6 +236,7 @@ struct conn {
  */
 struct subscription {
     uint32_t topic;
+    uint32_t conn; /* index of its connection within the worker */
     bool subscribed;
     bool ack_listed; /* on the worker's ack list */
     uint64_t start;  /* subscribed.head + 1: the first seq due */
@@ -312,6 +315,32 @@ struct worker {
 };
 
 static struct run g_run;
+
+/* Subscriber connection c's subscriptions: symbols_per_sub of them, each on a
+ * different topic, from w->subs[c->index * symbols_per_sub] on. */
+static struct subscription *conn_subs(const struct worker *w, const struct conn *c)
+{
+    return &w->subs[(size_t)c->index * w->run->cfg.symbols_per_sub];
+}
+
+/* The subscription of c on the topic named `name`, or NULL. */
+static struct subscription *conn_sub_named(const struct worker *w, const struct conn *c,
+                                           struct ws_str name)
+{
+    struct subscription *subs = conn_subs(w, c);
+    for (uint32_t j = 0; j < w->run->cfg.symbols_per_sub; j++) {
+        const struct topic_name *t = &w->run->topics[subs[j].topic];
+        if (name.len == t->len && memcmp(name.ptr, t->text, t->len) == 0)
+            return &subs[j];
+    }
+    return NULL;
+}
+
+/* All subscriptions of the worker: nconns * symbols_per_sub. */
+static uint32_t worker_sub_count(const struct worker *w)
+{
+    return w->role == ROLE_SUBSCRIBER ? w->nconns * w->run->cfg.symbols_per_sub : 0;
+}
 
 /* ---- errors and connection plumbing ----------------------------------- */
 
@@ -545,20 +574,23 @@ static void conn_join_peer(struct worker *w, struct conn *c)
 {
     const struct run *run = w->run;
     bool sub = w->role == ROLE_SUBSCRIBER;
-    const struct topic_name *t = sub ? &run->topics[w->subs[c->index].topic] : NULL;
+    uint32_t k = sub ? run->cfg.symbols_per_sub : 0;
+    const struct subscription *subs = sub ? conn_subs(w, c) : NULL;
     char *text = (char *)w->scratch;
     uint8_t *bin = w->scratch;
     size_t cap = w->scratch_cap, n = 0;
     bool ok = true;
     c->state = CONN_JOINING;
     switch (run->cfg.adapter) {
-    case ADAPTER_NATS:
+    case ADAPTER_NATS: /* one PONG answers CONNECT and every SUB before it */
         n = nats_write_connect(text, cap);
-        if (sub && n > 0)
-            n += nats_write_sub(text + n, cap - n, t->text, t->len, c->index + 1);
-        if (n > 0)
-            n += nats_write_ping(text + n, cap - n);
         ok = conn_queue_bytes(w, c, text, n);
+        for (uint32_t j = 0; ok && j < k; j++) {
+            const struct topic_name *t = &run->topics[subs[j].topic];
+            n = nats_write_sub(text, cap, t->text, t->len, c->index * k + j + 1);
+            ok = conn_queue_bytes(w, c, text, n);
+        }
+        ok = ok && conn_queue_bytes(w, c, text, nats_write_ping(text, cap));
         break;
     case ADAPTER_MQTT: {
         char id[48];
@@ -566,16 +598,19 @@ static void conn_join_peer(struct worker *w, struct conn *c)
                              (unsigned)rng_next(&w->rng));
         n = mqtt_write_connect(bin, cap, id, (size_t)idlen);
         ok = conn_queue_bytes(w, c, bin, n);
-        if (ok && sub) {
-            n = mqtt_write_subscribe(bin, cap, 1, t->text, t->len);
+        c->subs_pending = k; /* one SUBACK each */
+        for (uint32_t j = 0; ok && j < k; j++) {
+            const struct topic_name *t = &run->topics[subs[j].topic];
+            n = mqtt_write_subscribe(bin, cap, (uint16_t)(j + 1), t->text, t->len);
             ok = conn_queue_bytes(w, c, bin, n);
         }
         break;
     }
-    default: /* raw */
+    default: /* raw: one topic, one subscription */
         if (sub) {
-            w->subs[c->index].subscribed = true;
-            w->subs[c->index].start = w->subs[c->index].next = 1;
+            struct subscription *s = conn_subs(w, c);
+            s->subscribed = true;
+            s->start = s->next = 1;
         }
         conn_ready(w, c);
         break;
@@ -594,19 +629,23 @@ static void conn_join(struct worker *w, struct conn *c)
     struct wsb_request hello = {.op = WSB_OP_HELLO, .version = WSB_PROTOCOL_VERSION};
     bool ok = conn_queue_request(w, c, &hello);
     if (w->role == ROLE_SUBSCRIBER) {
-        const struct topic_name *t = &w->run->topics[w->subs[c->index].topic];
-        struct wsb_request sub = {
-            .op = WSB_OP_SUB,
-            .topic = {t->text, t->len},
-            .ack = cfg->ack_manual ? WSB_ACK_MANUAL : WSB_ACK_NONE,
-            .window = cfg->window,
-        };
-        const struct subscription *s = &w->subs[c->index];
-        if (s->resuming) { /* exactly the seqs after the last one accounted for */
-            sub.has_from = true;
-            sub.from = s->next - 1;
+        const struct subscription *subs = conn_subs(w, c);
+        c->subs_pending = cfg->symbols_per_sub; /* one `subscribed` each */
+        for (uint32_t j = 0; j < cfg->symbols_per_sub; j++) {
+            const struct subscription *s = &subs[j];
+            const struct topic_name *t = &w->run->topics[s->topic];
+            struct wsb_request sub = {
+                .op = WSB_OP_SUB,
+                .topic = {t->text, t->len},
+                .ack = cfg->ack_manual ? WSB_ACK_MANUAL : WSB_ACK_NONE,
+                .window = cfg->window,
+            };
+            if (s->resuming) { /* exactly the seqs after the last one accounted for */
+                sub.has_from = true;
+                sub.from = s->next - 1;
+            }
+            ok = ok && conn_queue_request(w, c, &sub);
         }
-        ok = ok && conn_queue_request(w, c, &sub);
     }
     if (!ok) {
         conn_fail(w, c, ERR_JOIN, "cannot encode hello/sub");
@@ -781,7 +820,12 @@ static void sub_check_resumed(struct worker *w, struct subscription *s, uint64_t
 
 static void sub_on_gap(struct worker *w, struct conn *c, const struct wsb_event *ev)
 {
-    struct subscription *s = &w->subs[c->index];
+    struct subscription *s = conn_sub_named(w, c, ev->topic);
+    if (s == NULL) {
+        conn_error(w, c, ERR_PROTOCOL, "gap on topic '%.*s', not subscribed", (int)ev->topic.len,
+                   ev->topic.ptr);
+        return;
+    }
     w->n.gap_envelopes++;
     if (ev->from > ev->to || ev->from < s->start) {
         conn_error(w, c, ERR_SEQUENCE, "gap %llu..%llu outside the subscription (from %llu)",
@@ -851,7 +895,7 @@ static void sub_note_delivery(struct worker *w, struct conn *c, struct subscript
     }
     if (!s->ack_listed) {
         s->ack_listed = true;
-        w->ack_list[w->ack_count++] = c->index;
+        w->ack_list[w->ack_count++] = (uint32_t)(s - w->subs);
     }
 }
 
@@ -861,15 +905,15 @@ static void sub_ack_tick(struct worker *w)
     uint32_t count = w->ack_count;
     w->ack_count = 0;
     for (uint32_t i = 0; i < count; i++) {
-        struct conn *c = &w->conns[w->ack_list[i]];
-        struct subscription *s = &w->subs[c->index];
+        struct subscription *s = &w->subs[w->ack_list[i]];
+        struct conn *c = &w->conns[s->conn];
         s->ack_listed = false;
         if (c->state != CONN_READY)
             continue;
         sub_send_ack(w, c, s);
         if (s->ack_to > s->acked) { /* no room: try again next tick */
             s->ack_listed = true;
-            w->ack_list[w->ack_count++] = c->index;
+            w->ack_list[w->ack_count++] = w->ack_list[i];
         }
         conn_flush(w, c);
     }
@@ -883,18 +927,17 @@ static void sub_on_delivery(struct worker *w, struct conn *c, struct ws_str topi
                             struct ws_str data, uint64_t seq, bool redelivered, uint64_t now)
 {
     const struct run *run = w->run;
-    struct subscription *s = &w->subs[c->index];
-    const struct topic_name *t = &run->topics[s->topic];
+    struct subscription *s = conn_sub_named(w, c, topic);
+    if (s == NULL) {
+        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', not subscribed to it", (int)topic.len,
+                   topic.ptr);
+        return;
+    }
     if (!s->subscribed) {
         conn_fail(w, c, ERR_PROTOCOL, "msg before subscribed");
         return;
     }
     struct stamp stamp;
-    if (topic.len != t->len || memcmp(topic.ptr, t->text, t->len) != 0) {
-        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', subscribed to '%s'", (int)topic.len,
-                   topic.ptr, t->text);
-        return;
-    }
     if (!data_read(run, data, &stamp)) {
         conn_error(w, c, ERR_PAYLOAD, "msg seq %llu: data is not what was published",
                    (unsigned long long)seq);
@@ -928,15 +971,14 @@ static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event 
 
 static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb_event *ev)
 {
-    struct subscription *s = &w->subs[c->index];
-    const struct topic_name *t = &w->run->topics[s->topic];
-    if (s->subscribed || !c->welcomed) {
-        conn_fail(w, c, ERR_PROTOCOL, "unexpected subscribed");
+    struct subscription *s = conn_sub_named(w, c, ev->match);
+    if (s == NULL) {
+        conn_fail(w, c, ERR_PROTOCOL, "subscribed to '%.*s', never asked for", (int)ev->match.len,
+                  ev->match.ptr);
         return;
     }
-    if (ev->match.len != t->len || memcmp(ev->match.ptr, t->text, t->len) != 0) {
-        conn_fail(w, c, ERR_PROTOCOL, "subscribed to '%.*s', asked for '%s'", (int)ev->match.len,
-                  ev->match.ptr, t->text);
+    if (s->subscribed || !c->welcomed || c->subs_pending == 0) {
+        conn_fail(w, c, ERR_PROTOCOL, "unexpected subscribed");
         return;
     }
     s->subscribed = true;
@@ -946,7 +988,8 @@ static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb
     } else {
         s->start = s->next = ev->head + 1;
     }
-    conn_ready(w, c);
+    if (--c->subs_pending == 0)
+        conn_ready(w, c);
 }
 
 static void sub_on_envelope(struct worker *w, struct conn *c, const struct wsb_event *ev,
@@ -1179,10 +1222,17 @@ static void conn_on_peer_event(struct worker *w, struct conn *c, const struct pe
     case PEER_EV_SUBSCRIBED: /* MQTT */
         if (!joining || (ev->kind == PEER_EV_CONNECTED && sub))
             break;
+        if (ev->kind == PEER_EV_SUBSCRIBED && c->subs_pending > 1) {
+            c->subs_pending--; /* MQTT: one SUBACK per SUBSCRIBE */
+            break;
+        }
+        c->subs_pending = 0;
         if (sub) {
-            struct subscription *s = &w->subs[c->index];
-            s->subscribed = true;
-            s->start = s->next = 1; /* the publisher stamps seqs from 1 */
+            struct subscription *subs = conn_subs(w, c);
+            for (uint32_t j = 0; j < w->run->cfg.symbols_per_sub; j++) {
+                subs[j].subscribed = true;
+                subs[j].start = subs[j].next = 1; /* the publisher stamps seqs from 1 */
+            }
         }
         conn_ready(w, c);
         break;
@@ -1224,7 +1274,7 @@ static void conn_on_peer_frame(struct worker *w, struct conn *c, const struct ws
     if (run->cfg.adapter == ADAPTER_RAW) {
         if (w->role != ROLE_SUBSCRIBER)
             return;
-        const struct topic_name *t = &run->topics[w->subs[c->index].topic];
+        const struct topic_name *t = &run->topics[conn_subs(w, c)->topic];
         sub_on_delivery(w, c, (struct ws_str){t->text, t->len},
                         (struct ws_str){(const char *)f->payload, (size_t)f->payload_len}, 0, false,
                         now);
@@ -1594,9 +1644,9 @@ static void pub_run_load(struct worker *w)
 static bool sub_all_caught_up(const struct worker *w)
 {
     const uint64_t *final = w->run->final_seq;
-    for (uint32_t i = 0; i < w->nconns; i++) {
+    for (uint32_t i = 0; i < worker_sub_count(w); i++) {
         const struct subscription *s = &w->subs[i];
-        if (w->conns[i].state == CONN_READY && s->next <= final[s->topic])
+        if (w->conns[s->conn].state == CONN_READY && s->next <= final[s->topic])
             return false;
     }
     return true;
@@ -1609,21 +1659,24 @@ static void sub_resume_storm(struct worker *w, uint64_t now)
 {
     w->resumed = true;
     w->resume_start = now;
+    uint32_t k = w->run->cfg.symbols_per_sub;
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        struct subscription *s = &w->subs[i];
         if (c->state != CONN_READY)
             continue;
         conn_close(w, c);
         c->in_len = c->out_off = c->out_len = 0;
         c->welcomed = false;
-        s->subscribed = false;
-        s->resuming = true;
+        struct subscription *subs = conn_subs(w, c);
+        for (uint32_t j = 0; j < k; j++) {
+            subs[j].subscribed = false;
+            subs[j].resuming = true;
+            w->n.resumes++;
+        }
         w->joined--;
-        w->n.resumes++;
     }
     for (uint32_t i = 0; i < w->nconns; i++)
-        if (w->subs[i].resuming)
+        if (conn_subs(w, &w->conns[i])->resuming)
             conn_start_connect(w, &w->conns[i]);
 }
 
@@ -1672,7 +1725,7 @@ static void sub_count_undelivered(struct worker *w)
 {
     if (!atomic_load_explicit(&w->run->publish_done, memory_order_acquire))
         return;
-    for (uint32_t i = 0; i < w->nconns; i++) {
+    for (uint32_t i = 0; i < worker_sub_count(w); i++) {
         const struct subscription *s = &w->subs[i];
         uint64_t final = w->run->final_seq[s->topic];
         if (s->subscribed && final >= s->next)
@@ -1766,6 +1819,40 @@ static size_t in_frame_bound(const struct run *run)
     return msg + WS_FRAME_MAX_HEADER;
 }
 
+/* Subscriber number `sub` of the run (its connection is `conn` within its
+ * worker) takes symbols_per_sub distinct topics: with --zipf, drawn without
+ * replacement by Zipf popularity (a draw that repeats a topic is drawn again;
+ * after many repeats the most popular topics not yet taken fill the rest), else
+ * round-robin from sub on. The same subscriber gets the same topics in every
+ * run. */
+static void sub_pick_topics(const struct run *run, uint32_t sub, struct subscription *subs,
+                            uint32_t conn)
+{
+    const struct config *cfg = &run->cfg;
+    uint32_t k = cfg->symbols_per_sub;
+    uint32_t taken = 0;
+    uint64_t key = ~(uint64_t)sub;
+    for (uint32_t tries = 0; cfg->zipf > 0 && taken < k && tries < 64 * k; tries++) {
+        uint32_t topic = zipf_pick(&run->zipf, key);
+        key = key * 6364136223846793005ull + 1442695040888963407ull; /* the next draw's key */
+        bool dup = false;
+        for (uint32_t j = 0; j < taken && !dup; j++)
+            dup = subs[j].topic == topic;
+        if (!dup)
+            subs[taken++].topic = topic;
+    }
+    for (uint32_t topic = cfg->zipf > 0 ? 0 : sub % cfg->topics; taken < k;
+         topic = (topic + 1) % cfg->topics) {
+        bool dup = false;
+        for (uint32_t j = 0; j < taken && !dup; j++)
+            dup = subs[j].topic == topic;
+        if (!dup)
+            subs[taken++].topic = topic;
+    }
+    for (uint32_t j = 0; j < k; j++)
+        subs[j].conn = conn;
+}
+
 static bool worker_init(struct worker *w, struct run *run, enum role role, uint32_t id,
                         uint32_t base, uint32_t nconns)
 {
@@ -1812,13 +1899,13 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         if (cfg->rate > 0)
             w->slot_ns = (double)NS_PER_S / cfg->rate;
     } else {
-        w->subs = calloc(nconns, sizeof *w->subs);
-        w->ack_list = calloc(nconns, sizeof *w->ack_list);
+        uint32_t k = cfg->symbols_per_sub;
+        w->subs = calloc((size_t)nconns * k, sizeof *w->subs);
+        w->ack_list = calloc((size_t)nconns * k, sizeof *w->ack_list);
         if (w->subs == NULL || w->ack_list == NULL)
             return false;
         for (uint32_t i = 0; i < nconns; i++)
-            w->subs[i].topic = cfg->zipf > 0 ? zipf_pick(&run->zipf, ~(uint64_t)(base + i))
-                                             : (base + i) % cfg->topics;
+            sub_pick_topics(run, base + i, &w->subs[(size_t)i * k], i);
     }
     if (cfg->csv != NULL && !series_init(&w->series, run->clock.count, role == ROLE_SUBSCRIBER))
         return false;
@@ -1873,9 +1960,10 @@ static void usage(FILE *to)
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
             "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
             "                   [--drain S] [--prefix NAME] [--ca FILE] [--zipf S] [--resume]\n"
-            "                   [--csv FILE] [--progress] [--ramp S]\n"
+            "                   [--csv FILE] [--progress] [--ramp S] [--symbols-per-sub K]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
-            "  --subscribers  subscriber connections; subscriber i takes topic i %% T (default 1)\n"
+            "  --subscribers  subscriber connections; subscriber i takes topic i %% T, or K\n"
+            "                 topics from there with --symbols-per-sub (default 1)\n"
             "  --topics       topics PREFIX.0 .. PREFIX.T-1, published round-robin (default 1)\n"
             "  --size         data bytes per publish, %d..%u (a %d-byte stamp, then a pattern)\n"
             "  --rate         open loop: total publishes per second; 0 (default): closed loop\n"
@@ -1894,6 +1982,8 @@ static void usage(FILE *to)
             "  --ca           wss://: verify the broker against this CA file (else unverified)\n"
             "  --zipf S       market data: subscriber i takes a symbol and each publish goes to\n"
             "                 a symbol, both chosen with Zipf(S) popularity (0: round-robin)\n"
+            "  --symbols-per-sub K  each subscriber subscribes to K different topics (default 1;\n"
+            "                 market: 10), with --zipf drawn without replacement by popularity\n"
             "  --resume       halfway through, every subscriber drops its connection and\n"
             "                 reconnects at once with sub.from = its last seq; reports the\n"
             "                 time until each has caught up\n"
@@ -1944,6 +2034,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"duration", required_argument, NULL, 'd'},
         {"warmup", required_argument, NULL, 'w'},
         {"ramp", required_argument, NULL, 'M'},
+        {"symbols-per-sub", required_argument, NULL, 'K'},
         {"drain", required_argument, NULL, 'D'},
         {"ack", required_argument, NULL, 'a'},
         {"ack-every", required_argument, NULL, 'e'},
@@ -1964,6 +2055,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
     *cfg = (struct config){.publishers = 1,
                            .subscribers = 1,
                            .topics = 1,
+                           .symbols_per_sub = 1,
                            .threads = 1,
                            .size = DEFAULT_SIZE,
                            .duration_s = DEFAULT_DURATION_S,
@@ -1998,6 +2090,10 @@ static void parse_args(struct config *cfg, int argc, char **argv)
             break;
         case 'w':
             cfg->warmup_s = parse_number("--warmup", optarg, 0, MAX_DURATION_S);
+            break;
+        case 'K':
+            cfg->symbols_per_sub =
+                (uint32_t)parse_number("--symbols-per-sub", optarg, 1, MAX_TOPICS);
             break;
         case 'M':
             cfg->ramp_s = parse_number("--ramp", optarg, 0, MAX_DURATION_S);
@@ -2069,6 +2165,9 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         die_usage("--prefix: 1 to %d bytes", MAX_PREFIX);
     if (cfg->threads > cfg->subscribers)
         cfg->threads = cfg->subscribers;
+    if (cfg->symbols_per_sub > cfg->topics)
+        die_usage("--symbols-per-sub %u: more than the %u topics (each must be different)",
+                  cfg->symbols_per_sub, cfg->topics);
     if (cfg->ramp_s > 0 && cfg->rate == 0)
         die_usage("--ramp needs --rate (a closed loop has no rate to ramp)");
     if (cfg->adapter != ADAPTER_WSBROKER) {
@@ -2143,7 +2242,7 @@ static void check_sequencing(const struct run *run, const struct worker *subs, u
     /* each topic once, through the first subscriber on it that is subscribed */
     for (uint32_t i = 0; i < nsub; i++) {
         const struct worker *w = &subs[i];
-        for (uint32_t j = 0; j < w->nconns; j++) {
+        for (uint32_t j = 0; j < worker_sub_count(w); j++) {
             const struct subscription *s = &w->subs[j];
             uint32_t topic = s->topic;
             if (!s->subscribed || checked[topic])
@@ -2264,7 +2363,8 @@ static void report_json(const struct config *cfg, const struct totals *t)
                (unsigned long long)n->resumes, (unsigned long long)r->total,
                us(hist_percentile(r, 50)), us(hist_percentile(r, 99)), us(r->max));
     }
-    printf("\"zipf\":%.3f,\"adapter\":\"%s\",", cfg->zipf, adapter_names[cfg->adapter]);
+    printf("\"zipf\":%.3f,\"symbols_per_sub\":%u,\"adapter\":\"%s\",", cfg->zipf,
+           cfg->symbols_per_sub, adapter_names[cfg->adapter]);
     printf("\"delivery\":{\"due\":%llu,\"delivered\":%llu,\"gap_envelopes\":%llu,\"gap_msgs\":%llu,"
            "\"missing\":%llu,\"duplicates\":%llu,\"reorders\":%llu,\"after_gap\":%llu,"
            "\"redelivered\":%llu,\"undelivered\":%llu,\"faults\":%llu},",
@@ -2487,7 +2587,7 @@ int pubsub_main(int argc, char **argv)
     if (run->abort || t == NULL)
         return 1;
     for (uint32_t i = 0; i < cfg->threads; i++)
-        for (uint32_t j = 0; j < workers[i].nconns; j++) {
+        for (uint32_t j = 0; j < worker_sub_count(&workers[i]); j++) {
             const struct subscription *s = &workers[i].subs[j];
             uint64_t final = run->final_seq[s->topic];
             if (s->subscribed && final >= s->start)

@@ -241,6 +241,8 @@ def main():
             ("fanin", "fanin", [ws, "--publishers", "10", "--rate", "500"], check_pubsub),
             ("market", "market", [ws, "--topics", "20", "--subscribers", "100", "--rate",
                                   "500"], check_pubsub),
+            ("market-reliable", "market", [ws, "--topics", "20", "--subscribers", "30",
+                                           "--rate", "500", "--ack", "manual"], check_pubsub),
             ("reliable", "reliable", [ws, "--subscribers", "20", "--rate", "200", "--window",
                                       "100", "--ack-every", "16"], check_pubsub),
             ("resume", "resume", [ws, "--subscribers", "20", "--rate", "200"], check_pubsub),
@@ -278,8 +280,9 @@ def main():
                     res = r.get("resume", {})
                     check(res.get("dropped") == 20 and res.get("caught_up") == 20,
                           f"resume: {res}")
-                if name == "market":
+                if name.startswith("market"):
                     check(r["zipf"] > 0 and r["topics"] == 20, "market is not Zipf over 20")
+                    check(r["symbols_per_sub"] == 10, "market subscribers are not on 10 symbols")
                 if name == "fanout":
                     check_csv(csv, tmp)
                 if name == "fanout-ramp":
