@@ -30,8 +30,14 @@
  * stalled server is charged for the wait (no coordinated omission).
  *
  * Phases: connect + handshake (every connection, bounded by a timeout; any
- * failure aborts the run), warm-up (sent but not recorded), measurement, and
- * close (close frame 1000, then wait a bounded time for the server's close).
+ * failure aborts the run), ramp (--ramp S with --rate: the open-loop rate
+ * rises linearly from 0; sent but not recorded), warm-up (sent but not
+ * recorded), measurement, and close (close frame 1000, then wait a bounded
+ * time for the server's close).
+ *
+ * --csv FILE writes a per-second time series (sent and echoed, or for a storm
+ * connections started and handshakes completed, with latency percentiles)
+ * that bench/plot.gp draws; --progress prints a line a second on stderr.
  *
  * Exit status: 0 for a clean run, 1 if any error was counted, 2 on bad usage.
  */
@@ -41,6 +47,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +63,7 @@
 #include "loadgen.h"
 #include "ring_loop.h"
 #include "scenario.h"
+#include "series.h"
 #include "ws_close.h"
 #include "ws_frame.h"
 
@@ -74,6 +82,7 @@
 #define MAX_BUFFER_BYTES      (1ull << 30) /* all connections' buffers together */
 #define CONNECT_TIMEOUT_MS    5000         /* TCP connect + opening handshake */
 #define CLOSE_TIMEOUT_MS      2000         /* wait for the server's close reply */
+#define STORM_SERIES_S        120.0        /* --csv of a storm: rows for this long */
 #define RECV_SLACK            16384        /* receive room beyond one whole frame */
 #define CONTROL_ROOM          (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
 #define PATTERN_PERIOD        256   /* payload bytes start at pattern[seq % PERIOD] */
@@ -100,6 +109,9 @@ struct config {
     bool json;
     const char *ca;      /* --ca: CA file for wss:// */
     uint64_t handshakes; /* --handshakes: connection storm instead of echoes */
+    double ramp_s;       /* open loop: seconds from 0 to --rate, before the warm-up */
+    const char *csv;     /* --csv: time series file */
+    bool progress;       /* --progress: a line a second on stderr */
 };
 
 /* What the whole run shares; written by main before the threads start or
@@ -111,9 +123,12 @@ struct run {
     WOLFSSL_CTX *tls;     /* wss:// only */
     pthread_barrier_t barrier;
     bool abort;
-    uint64_t t_start;   /* first send */
-    uint64_t t_measure; /* end of warm-up */
-    uint64_t t_end;     /* end of measurement */
+    uint64_t t_start;          /* first send */
+    uint64_t ramp_ns;          /* --ramp: the rate rises from 0 over [t_start, t_start + ramp_ns) */
+    uint64_t t_measure;        /* end of ramp + warm-up */
+    struct series_clock clock; /* --csv intervals */
+    _Atomic uint32_t workers_done; /* threads finished, for the progress loop */
+    uint64_t t_end;                /* end of measurement */
 };
 
 enum conn_state { CONN_CONNECTING, CONN_HANDSHAKING, CONN_OPEN, CONN_CLOSING, CONN_DONE };
@@ -159,7 +174,11 @@ struct worker {
     uint64_t cpu_ns; /* this thread's CPU time over warm-up + measurement */
     uint64_t errors[ERR_KINDS];
     char first_error[256];
-    uint64_t hs_left; /* --handshakes: connections still to start */
+    uint64_t hs_left;               /* --handshakes: connections still to start */
+    struct series sent;             /* --csv: sends (storm: connects) per interval; owned */
+    struct series recv;             /* --csv: echoes (storm: 101s) and latencies; owned */
+    _Atomic uint64_t progress_sent; /* for the progress line */
+    _Atomic uint64_t progress_done;
 };
 
 static struct run g_run;
@@ -368,6 +387,8 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
         uint64_t now = now_ns();
         hist_record(&w->hist, now - c->started_ns);
         w->msgs++;
+        series_record(&w->recv, &w->run->clock, now, now - c->started_ns);
+        atomic_fetch_add_explicit(&w->progress_done, 1, memory_order_relaxed);
         conn_queue_close(w, c);
         conn_flush(w, c);
         conn_close(w, c);
@@ -405,6 +426,8 @@ static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intend
     m->seq = seq;
     m->intended_ns = intended_ns;
     c->ring_count++;
+    series_record(&w->sent, &run->clock, intended_ns, 0);
+    atomic_fetch_add_explicit(&w->progress_sent, 1, memory_order_relaxed);
     return true;
 }
 
@@ -413,7 +436,7 @@ static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intend
 static uint64_t intended_time(const struct worker *w, const struct conn *c, uint64_t k)
 {
     double slot = (double)k * w->nconns + c->index;
-    return w->run->t_start + (uint64_t)(slot * w->slot_ns);
+    return open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, slot);
 }
 
 /* Tops the connection up to its in-flight limit (closed loop), or sends what
@@ -463,6 +486,8 @@ static void conn_on_echo(struct worker *w, struct conn *c, const struct ws_frame
         hist_record(&w->hist, now - intended);
         w->msgs++;
     }
+    series_record(&w->recv, &run->clock, now, now > intended ? now - intended : 0);
+    atomic_fetch_add_explicit(&w->progress_done, 1, memory_order_relaxed);
     c->ring_head = (c->ring_head + 1) % run->cfg.inflight;
     c->ring_count--;
 }
@@ -709,7 +734,8 @@ static void worker_connect_all(struct worker *w)
 static uint64_t worker_visit_slots(struct worker *w, uint64_t now)
 {
     for (;;) {
-        uint64_t due = w->run->t_start + (uint64_t)((double)w->next_slot * w->slot_ns);
+        uint64_t due =
+            open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, (double)w->next_slot);
         if (due > now)
             return due;
         struct conn *c = &w->conns[w->next_slot % w->nconns];
@@ -778,6 +804,8 @@ static void worker_run_storm(struct worker *w)
                 c->in_len = c->out_off = c->out_len = 0;
                 c->ring_head = c->ring_count = 0;
                 c->started_ns = now_ns();
+                series_record(&w->sent, &w->run->clock, c->started_ns, 0);
+                atomic_fetch_add_explicit(&w->progress_sent, 1, memory_order_relaxed);
                 conn_start_connect(w, c);
             }
         }
@@ -807,6 +835,7 @@ static void *worker_main(void *arg)
         worker_close_all(w);
     }
     tls_thread_end();
+    atomic_fetch_add(&g_run.workers_done, 1);
     return NULL;
 }
 
@@ -859,6 +888,8 @@ static void worker_free(struct worker *w)
     }
     free(w->conns);
     free(w->scratch);
+    series_free(&w->sent);
+    series_free(&w->recv);
     ring_loop_free(&w->loop);
 }
 
@@ -871,6 +902,7 @@ static void usage(FILE *to)
             "--threads T\n"
             "                 --duration S --size BYTES [--warmup S] [--inflight K]\n"
             "                 [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]\n"
+            "                 [--ramp S] [--csv FILE] [--progress]\n"
             "  --duration   measured seconds (default %.0f, at most %.0f)\n"
             "  --warmup     seconds sent before measuring (default %.0f)\n"
             "  --size       payload bytes, %d..%u (a %d-byte stamp, then a pattern)\n"
@@ -880,6 +912,11 @@ static void usage(FILE *to)
             "  --ca         wss://: verify the server against this CA file (else unverified)\n"
             "  --handshakes connection storm: H x (connect, TLS, upgrade, close), at most\n"
             "               --connections at once; reports handshakes/s and latency\n"
+            "  --ramp S     open loop: first raise the rate linearly from 0 to --rate over\n"
+            "               S seconds (before the warm-up; not measured, like it)\n"
+            "  --csv FILE   per-second time series (bench/plot.gp draws it)\n"
+            "  --progress   a progress line on stderr every second (default when stderr\n"
+            "               is a terminal)\n"
             "  --json       one JSON object instead of the table\n",
             DEFAULT_DURATION_S, MAX_DURATION_S, DEFAULT_WARMUP_S, MIN_PAYLOAD, MAX_PAYLOAD,
             STAMP_BYTES, DEFAULT_INFLIGHT, DEFAULT_RATE_INFLIGHT);
@@ -921,6 +958,9 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
         {"json", no_argument, NULL, 'j'},
         {"ca", required_argument, NULL, 'a'},
         {"handshakes", required_argument, NULL, 'H'},
+        {"ramp", required_argument, NULL, 'M'},
+        {"csv", required_argument, NULL, 'V'},
+        {"progress", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -965,6 +1005,15 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
         case 'H':
             cfg->handshakes = (uint64_t)parse_number("--handshakes", optarg, 1, 1e12);
             break;
+        case 'M':
+            cfg->ramp_s = parse_number("--ramp", optarg, 0, MAX_DURATION_S);
+            break;
+        case 'V':
+            cfg->csv = optarg;
+            break;
+        case 'G':
+            cfg->progress = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -979,6 +1028,8 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
     const char *why = target_parse_url(target, cfg->url);
     if (why != NULL)
         die_usage("--url '%s': %s", cfg->url, why);
+    if (cfg->ramp_s > 0 && (cfg->rate == 0 || cfg->handshakes > 0))
+        die_usage("--ramp needs --rate (a closed loop or a storm has no rate to ramp)");
     if (cfg->inflight == 0)
         cfg->inflight = cfg->rate > 0 ? DEFAULT_RATE_INFLIGHT : DEFAULT_INFLIGHT;
     if (cfg->threads > cfg->connections)
@@ -1050,7 +1101,7 @@ static double us(uint64_t ns)
  * near 100 x threads means the generator, not the server, set the pace. */
 static double client_cpu_pct(const struct config *cfg, const struct totals *t)
 {
-    return 100.0 * (double)t->cpu_ns / ((cfg->warmup_s + cfg->duration_s) * NS_PER_S);
+    return 100.0 * (double)t->cpu_ns / ((cfg->ramp_s + cfg->warmup_s + cfg->duration_s) * NS_PER_S);
 }
 
 static void report_table(const struct config *cfg, const struct totals *t)
@@ -1083,11 +1134,11 @@ static void report_json(const struct config *cfg, const struct totals *t)
     double msgs_s = (double)t->msgs / cfg->duration_s;
     printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"connections\":%u,\"threads\":%u,\"size\":%zu,"
            "\"inflight\":%u,"
-           "\"rate\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"messages\":%llu,"
-           "\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,",
+           "\"rate\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ramp_s\":%.3f,"
+           "\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,",
            bench_scenario, cfg->url, cfg->connections, cfg->threads, cfg->size, cfg->inflight,
-           cfg->rate, cfg->duration_s, cfg->warmup_s, (unsigned long long)t->msgs, msgs_s,
-           msgs_s * (double)cfg->size / 1e6);
+           cfg->rate, cfg->duration_s, cfg->warmup_s, cfg->ramp_s, (unsigned long long)t->msgs,
+           msgs_s, msgs_s * (double)cfg->size / 1e6);
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
            "\"mean\":%.1f},",
            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
@@ -1157,15 +1208,88 @@ static void start_or_abort(struct run *run, struct worker *workers)
         return;
     }
     run->t_start = now_ns();
-    run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
+    run->ramp_ns = (uint64_t)(run->cfg.ramp_s * NS_PER_S);
+    run->t_measure = run->t_start + run->ramp_ns + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
     run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
+    run->clock.t0 = run->t_start;
+    run->clock.t_ramp_end = run->t_start + run->ramp_ns;
+    run->clock.t_measure = run->cfg.handshakes > 0 ? run->t_start : run->t_measure;
+    run->clock.t_end = run->cfg.handshakes > 0 ? run->t_start : run->t_end; /* storm: open-ended */
+}
+
+/* A line a second on stderr until every worker is done. */
+static void watch_progress(struct run *run, const struct worker *workers)
+{
+    const struct config *cfg = &run->cfg;
+    bool storm = cfg->handshakes > 0;
+    uint64_t next = now_ns() + NS_PER_S, last_sent = 0, last_done = 0;
+    while (atomic_load(&run->workers_done) < cfg->threads) {
+        struct timespec nap = {.tv_nsec = 20 * (long)NS_PER_MS};
+        nanosleep(&nap, NULL);
+        uint64_t now = now_ns();
+        if (!cfg->progress || run->abort || now < next)
+            continue;
+        next += NS_PER_S;
+        uint64_t sent = 0, done = 0;
+        for (uint32_t i = 0; i < cfg->threads; i++) {
+            sent += atomic_load_explicit(&workers[i].progress_sent, memory_order_relaxed);
+            done += atomic_load_explicit(&workers[i].progress_done, memory_order_relaxed);
+        }
+        const char *phase = storm                               ? "storm"
+                            : now < run->t_start + run->ramp_ns ? "ramp"
+                            : now < run->t_measure              ? "warm-up"
+                            : now < run->t_end                  ? "measure"
+                                                                : "close";
+        fprintf(stderr, "wsbroker-bench: %6.1f s %-8s %s %llu (+%llu), %s %llu (+%llu)\n",
+                (double)(now - run->t_start) / NS_PER_S, phase, storm ? "connects" : "sent",
+                (unsigned long long)sent, (unsigned long long)(sent - last_sent),
+                storm ? "handshakes" : "echoed", (unsigned long long)done,
+                (unsigned long long)(done - last_done));
+        last_sent = sent;
+        last_done = done;
+    }
+}
+
+/* --csv: the workers' sends summed into one series, their receipts side by side. */
+static bool write_series(const struct run *run, const struct worker *workers)
+{
+    const struct config *cfg = &run->cfg;
+    FILE *out = fopen(cfg->csv, "w");
+    if (out == NULL) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: %s\n", cfg->csv, strerror(errno));
+        return false;
+    }
+    struct series sent = {0};
+    struct series *recv = calloc(cfg->threads, sizeof *recv);
+    bool ok = recv != NULL && series_init(&sent, run->clock.count, false);
+    for (uint32_t i = 0; ok && i < cfg->threads; i++) {
+        recv[i] = workers[i].recv;
+        for (uint32_t k = 0; k < sent.count; k++)
+            sent.events[k] += workers[i].sent.events[k];
+    }
+    ok = ok && series_write_csv(out, &run->clock, &sent, recv, cfg->threads,
+                                cfg->handshakes > 0 ? 0 : cfg->size);
+    series_free(&sent);
+    free(recv);
+    if (fclose(out) != 0 || !ok) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: write failed\n", cfg->csv);
+        return false;
+    }
+    return true;
 }
 
 int echo_main(int argc, char **argv)
 {
     struct run *run = &g_run;
     parse_args(&run->cfg, &run->target, argc, argv);
+    if (isatty(STDERR_FILENO))
+        run->cfg.progress = true;
     const struct config *cfg = &run->cfg;
+    /* a storm's length is not known: past STORM_SERIES_S its rows pile into the last one */
+    double span_s = cfg->handshakes > 0
+                        ? STORM_SERIES_S
+                        : cfg->ramp_s + cfg->warmup_s + cfg->duration_s + CLOSE_TIMEOUT_MS / 1000.0;
+    series_clock_init(&run->clock, 0, (uint64_t)(span_s * NS_PER_S), 0, 0);
     const char *why = target_resolve(&run->target);
     if (why != NULL) {
         fprintf(stderr, "wsbroker-bench: cannot resolve %s:%s: %s\n", run->target.host,
@@ -1194,6 +1318,11 @@ int echo_main(int argc, char **argv)
             return 1;
         }
         workers[i].hs_left = cfg->handshakes / cfg->threads + (i < cfg->handshakes % cfg->threads);
+        if (cfg->csv != NULL && (!series_init(&workers[i].sent, run->clock.count, false) ||
+                                 !series_init(&workers[i].recv, run->clock.count, true))) {
+            fprintf(stderr, "wsbroker-bench: out of memory for the --csv series\n");
+            return 1;
+        }
         base += share;
     }
     pthread_barrier_init(&run->barrier, NULL, cfg->threads + 1);
@@ -1202,6 +1331,7 @@ int echo_main(int argc, char **argv)
     pthread_barrier_wait(&run->barrier);
     start_or_abort(run, workers);
     pthread_barrier_wait(&run->barrier);
+    watch_progress(run, workers);
 
     struct totals *t = calloc(1, sizeof *t);
     for (uint32_t i = 0; i < cfg->threads; i++) {
@@ -1219,6 +1349,8 @@ int echo_main(int argc, char **argv)
     if (t->first_error != NULL)
         fprintf(stderr, "wsbroker-bench: %s\n", t->first_error);
     int status = t->error_sum > 0 ? 1 : 0;
+    if (cfg->csv != NULL && !write_series(run, workers))
+        status = 1;
     for (uint32_t i = 0; i < cfg->threads; i++)
         worker_free(&workers[i]);
     free(workers);

@@ -48,6 +48,8 @@ void series_record(struct series *s, const struct series_clock *c, uint64_t now,
 
 static const char *series_phase(const struct series_clock *c, uint64_t start)
 {
+    if (c->t_end == c->t_measure)
+        return "measure"; /* no fixed end (a connection storm): all of it is measured */
     if (start < c->t_ramp_end)
         return "ramp";
     if (start < c->t_measure)
