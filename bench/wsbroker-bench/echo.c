@@ -60,8 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn_io.h"
 #include "loadgen.h"
-#include "ring_loop.h"
 #include "scenario.h"
 #include "series.h"
 #include "ws_close.h"
@@ -140,16 +140,10 @@ struct sent_msg {
 
 /* One connection; owned by one worker, buffers allocated once at setup. */
 struct conn {
-    struct ring_sock sock;
-    WOLFSSL *ssl;        /* wss:// only */
+    struct conn_io io;   /* socket, TLS, output and input buffers */
     uint64_t started_ns; /* --handshakes: when connect() was called */
     enum conn_state state;
-    bool want_write; /* wss://: the readiness poll waits for POLLOUT */
-    uint32_t index;  /* position within the worker's connections */
-    uint8_t *out;    /* bytes queued for the socket: [out_off, out_len) */
-    size_t out_off, out_len, out_cap;
-    uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
-    size_t in_len, in_cap;
+    uint32_t index;        /* position within the worker's connections */
     struct sent_msg *ring; /* messages in flight, oldest at ring_head */
     uint32_t ring_head, ring_count;
     uint64_t next_seq;
@@ -189,9 +183,7 @@ static void conn_close(struct worker *w, struct conn *c)
 {
     if (c->state == CONN_DONE)
         return;
-    tls_conn_free(&c->ssl);
-    ring_sock_close(&w->loop, &c->sock);
-    c->want_write = false;
+    conn_io_close(&w->loop, &c->io);
     c->state = CONN_DONE;
     w->open--;
 }
@@ -211,27 +203,6 @@ static void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, cons
     conn_close(w, c);
 }
 
-/* wss://: the readiness poll asks for POLLOUT only while output is pending,
- * so an always-writable socket does not wake the loop. */
-static void conn_want_write(struct worker *w, struct conn *c, bool on)
-{
-    c->want_write = on;
-    ring_sock_poll(&w->loop, &c->sock, on);
-}
-
-/* Room for `need` more output bytes, compacting the buffer if that helps;
- * NULL when there is none (the caller's bound was wrong). */
-static uint8_t *conn_out_reserve(struct conn *c, size_t need)
-{
-    /* bytes under a send in flight must not move */
-    if (c->out_cap - c->out_len < need && c->out_off > 0 && !c->sock.send_inflight) {
-        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-        c->out_len -= c->out_off;
-        c->out_off = 0;
-    }
-    return c->out_cap - c->out_len >= need ? c->out + c->out_len : NULL;
-}
-
 static void conn_on_send_error(struct worker *w, struct conn *c, int err)
 {
     if (c->state == CONN_CLOSING)
@@ -241,57 +212,22 @@ static void conn_on_send_error(struct worker *w, struct conn *c, int err)
                   strerror(err));
 }
 
-/* ws://: one ring send in flight at a time, from out_off to what is queued
- * now; conn_on_sent goes on with what was queued meanwhile. wss://:
- * wolfSSL writes until the socket pushes back, then waits for POLLOUT. */
+static const struct conn_io_ops conn_ops; /* the transport's calls, defined with worker_poll */
+
 static void conn_flush(struct worker *w, struct conn *c)
 {
-    if (c->ssl == NULL) {
-        if (c->out_off < c->out_len)
-            ring_sock_send(&w->loop, &c->sock, c->out + c->out_off, c->out_len - c->out_off);
-        return;
-    }
-    while (c->out_off < c->out_len) {
-        ssize_t n = tls_send(c->ssl, c->out + c->out_off, c->out_len - c->out_off);
-        if (n > 0) {
-            c->out_off += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            conn_want_write(w, c, true);
-            return;
-        } else {
-            conn_on_send_error(w, c, errno);
-            return;
-        }
-    }
-    c->out_off = c->out_len = 0;
-    conn_want_write(w, c, false);
-}
-
-/* ws://: a ring send completed with res bytes taken (or -errno). */
-static void conn_on_sent(struct worker *w, struct conn *c, int res)
-{
-    if (res < 0) {
-        conn_on_send_error(w, c, -res);
-        return;
-    }
-    c->out_off += (size_t)res;
-    if (c->out_off == c->out_len)
-        c->out_off = c->out_len = 0;
-    else
-        conn_flush(w, c);
+    conn_io_flush(&w->loop, &c->io, &conn_ops, w);
 }
 
 static void conn_queue_control(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len,
                                uint64_t *rng)
 {
-    uint8_t *dst = conn_out_reserve(c, WS_FRAME_MAX_HEADER + len);
+    uint8_t *dst = conn_io_reserve(&c->io, WS_FRAME_MAX_HEADER + len);
     if (dst == NULL)
         return; /* only a flood of pings gets here; dropping a pong is harmless */
     uint32_t mask = (uint32_t)rng_next(rng);
-    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, payload, len, opcode, true,
-                                         (const uint8_t *)&mask);
+    c->io.out_len += ws_frame_encode_client(dst, c->io.out_cap - c->io.out_len, payload, len,
+                                            opcode, true, (const uint8_t *)&mask);
 }
 
 static void conn_queue_close(struct worker *w, struct conn *c)
@@ -307,26 +243,24 @@ static void conn_start_connect(struct worker *w, struct conn *c)
 {
     const struct target *t = &w->run->target;
     c->state = CONN_CONNECTING;
-    c->want_write = w->run->tls != NULL; /* wss://: the first poll waits for the connect */
     w->open++;
-    int rc = ring_sock_connect(&w->loop, &c->sock, (const struct sockaddr *)&t->addr, t->addr_len,
-                               w->run->tls != NULL);
+    int rc = conn_io_connect(&w->loop, &c->io, t, w->run->tls != NULL);
     if (rc < 0) {
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(-rc));
         return;
     }
     if (w->run->tls != NULL) {
-        c->ssl = tls_conn_new(w->run->tls, c->sock.fd, t, w->run->cfg.ca != NULL);
-        if (c->ssl == NULL)
+        c->io.ssl = tls_conn_new(w->run->tls, c->io.sock.fd, t, w->run->cfg.ca != NULL);
+        if (c->io.ssl == NULL)
             conn_fail(w, c, ERR_CONNECT, "cannot set up a TLS session");
     }
 }
 
 static void conn_send_upgrade(struct worker *w, struct conn *c)
 {
-    c->out_off = 0;
-    c->out_len =
-        handshake_write_request((char *)c->out, c->out_cap, &w->run->target, NULL, &w->rng, c->key);
+    c->io.out_off = 0;
+    c->io.out_len = handshake_write_request((char *)c->io.out, c->io.out_cap, &w->run->target, NULL,
+                                            &w->rng, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }
@@ -337,21 +271,20 @@ static void conn_finish_connect(struct worker *w, struct conn *c, int res)
 {
     int err = -res;
     socklen_t len = sizeof err;
-    if (c->ssl != NULL && getsockopt(c->sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (c->io.ssl != NULL && getsockopt(c->io.sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err != 0) {
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
         return;
     }
-    ring_sock_arm_recv(&w->loop, &c->sock);
-    if (c->ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
+    if (c->io.ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
         char why[160];
-        switch (tls_connect_step(c->ssl, why, sizeof why)) {
+        switch (tls_connect_step(c->io.ssl, why, sizeof why)) {
         case TLS_STEP_WANT_READ:
-            conn_want_write(w, c, false);
+            conn_io_want_write(&w->loop, &c->io, false);
             return;
         case TLS_STEP_WANT_WRITE:
-            conn_want_write(w, c, true);
+            conn_io_want_write(&w->loop, &c->io, true);
             return;
         case TLS_STEP_FAILED:
             conn_fail(w, c, ERR_HANDSHAKE, "%s", why);
@@ -360,15 +293,16 @@ static void conn_finish_connect(struct worker *w, struct conn *c, int res)
             break;
         }
     }
+    conn_io_connected(&w->loop, &c->io);
     conn_send_upgrade(w, c);
 }
 
 static void conn_read_handshake(struct worker *w, struct conn *c)
 {
-    const char *resp = (const char *)c->in;
-    const char *head_end = memmem(resp, c->in_len, "\r\n\r\n", 4);
+    const char *resp = (const char *)c->io.in;
+    const char *head_end = memmem(resp, c->io.in_len, "\r\n\r\n", 4);
     if (head_end == NULL) {
-        if (c->in_len >= HANDSHAKE_MAX_RESPONSE)
+        if (c->io.in_len >= HANDSHAKE_MAX_RESPONSE)
             conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
         return;
     }
@@ -380,8 +314,8 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
         conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, status_len, resp);
         return;
     }
-    memmove(c->in, c->in + head_len, c->in_len - head_len); /* early frames, if any */
-    c->in_len -= head_len;
+    memmove(c->io.in, c->io.in + head_len, c->io.in_len - head_len); /* early frames, if any */
+    c->io.in_len -= head_len;
     c->state = CONN_OPEN;
     if (w->run->cfg.handshakes > 0) { /* storm: count it, send close 1000, hang up */
         uint64_t now = now_ns();
@@ -412,7 +346,7 @@ static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intend
 {
     const struct run *run = w->run;
     size_t size = run->cfg.size;
-    uint8_t *dst = conn_out_reserve(c, frame_bytes(&run->cfg));
+    uint8_t *dst = conn_io_reserve(&c->io, frame_bytes(&run->cfg));
     if (dst == NULL)
         return false;
     uint64_t seq = c->next_seq++;
@@ -420,8 +354,8 @@ static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intend
     memcpy(w->scratch + sizeof seq, &intended_ns, sizeof intended_ns);
     memcpy(w->scratch + STAMP_BYTES, pattern_at(run, seq), size - STAMP_BYTES);
     uint32_t mask = (uint32_t)rng_next(&w->rng);
-    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, w->scratch, size,
-                                         WS_OP_BINARY, true, (const uint8_t *)&mask);
+    c->io.out_len += ws_frame_encode_client(dst, c->io.out_cap - c->io.out_len, w->scratch, size,
+                                            WS_OP_BINARY, true, (const uint8_t *)&mask);
     struct sent_msg *m = &c->ring[(c->ring_head + c->ring_count) % run->cfg.inflight];
     m->seq = seq;
     m->intended_ns = intended_ns;
@@ -536,9 +470,9 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
     while (c->state == CONN_OPEN || c->state == CONN_CLOSING) {
         struct ws_frame f;
         memset(&f, 0, sizeof f);
-        ssize_t n = ws_frame_parse(c->in + off, c->in_len - off, &f);
+        ssize_t n = ws_frame_parse(c->io.in + off, c->io.in_len - off, &f);
         if (n == WS_FRAME_INCOMPLETE) {
-            if (f.header_len > 0 && f.header_len + f.payload_len > c->in_cap)
+            if (f.header_len > 0 && f.header_len + f.payload_len > c->io.in_cap)
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
                           (unsigned long long)f.payload_len);
             break;
@@ -553,8 +487,8 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
     if (c->state == CONN_DONE)
         return;
     if (off > 0) {
-        memmove(c->in, c->in + off, c->in_len - off);
-        c->in_len -= off;
+        memmove(c->io.in, c->io.in + off, c->io.in_len - off);
+        c->io.in_len -= off;
     }
     conn_pump(w, c, now);
     conn_flush(w, c);
@@ -578,7 +512,7 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* Parses what c->in holds: the 101 response, then frames. */
+/* Parses what c->io.in holds: the 101 response, then frames. */
 static void conn_on_input(struct worker *w, struct conn *c, uint64_t now)
 {
     if (c->state == CONN_HANDSHAKING) {
@@ -589,111 +523,55 @@ static void conn_on_input(struct worker *w, struct conn *c, uint64_t now)
     conn_read_frames(w, c, now);
 }
 
-/* ws://: bytes the ring received (lent for this call), taken into c->in as
- * far as it has room, and parsed; again until all are taken. */
-static void conn_on_bytes(struct worker *w, struct conn *c, const uint8_t *bytes, size_t len,
-                          uint64_t now)
-{
-    while (len > 0 && c->state != CONN_DONE) {
-        size_t take = c->in_cap - c->in_len;
-        if (take == 0) { /* conn_read_frames fails any frame that cannot fit */
-            conn_fail(w, c, ERR_PROTOCOL, "receive buffer full");
-            return;
-        }
-        if (take > len)
-            take = len;
-        memcpy(c->in + c->in_len, bytes, take);
-        c->in_len += take;
-        bytes += take;
-        len -= take;
-        conn_on_input(w, c, now);
-    }
-}
-
-/* wss://, on POLLIN: one wolfSSL_read yields at most one record, so it reads
- * on until wolfSSL wants the socket again, up to TLS_READ_BUDGET reads
- * (reading until WANT_READ without a bound lets one busy connection starve the
- * others: its socket keeps refilling), and past that only while wolfSSL still
- * holds received bytes, which a poll would not report. */
-static void conn_on_tls_readable(struct worker *w, struct conn *c, uint64_t now)
-{
-    unsigned budget = TLS_READ_BUDGET;
-    do {
-        if (c->in_len == c->in_cap)
-            return; /* conn_read_frames failed anything that cannot fit */
-        ssize_t n = tls_recv(c->ssl, c->in + c->in_len, c->in_cap - c->in_len);
-        if (n == 0) {
-            conn_on_eof(w, c, "server closed the connection");
-            return;
-        }
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                conn_on_eof(w, c, strerror(errno));
-            return;
-        }
-        c->in_len += (size_t)n;
-        conn_on_input(w, c, now);
-        now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->state != CONN_DONE && (--budget > 0 || tls_has_pending(c->ssl)));
-}
-
-/* wss://: the readiness poll fired with `events` (POLL*). */
-static void conn_on_tls_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
-{
-    if (c->state == CONN_CONNECTING) {
-        conn_finish_connect(w, c, 0);
-    } else {
-        if (events & (POLLIN | POLLERR | POLLHUP))
-            conn_on_tls_readable(w, c, now);
-        if (c->state != CONN_DONE && (events & POLLOUT))
-            conn_flush(w, c);
-    }
-    if (c->state != CONN_DONE)
-        ring_sock_poll(&w->loop, &c->sock, c->want_write);
-}
-
-static struct ring_sock *worker_sock_of(void *ctx, uint32_t index)
-{
-    struct worker *w = ctx;
-    return index < w->nconns ? &w->conns[index].sock : NULL;
-}
-
-/* One completion of a connection's current socket. */
-static void worker_on_event(void *ctx, const struct ring_event *ev)
-{
-    struct worker *w = ctx;
-    struct conn *c = &w->conns[ev->index];
-    if (c->state == CONN_DONE)
-        return;
-    switch (ev->op) {
-    case RING_OP_CONNECT:
-        conn_finish_connect(w, c, ev->res);
-        break;
-    case RING_OP_RECV:
-        if (ev->res == 0)
-            conn_on_eof(w, c, "server closed the connection");
-        else if (ev->res < 0)
-            conn_on_eof(w, c, strerror(-ev->res));
-        else
-            conn_on_bytes(w, c, ev->data, ev->len, now_ns());
-        break;
-    case RING_OP_SEND:
-        conn_on_sent(w, c, ev->res);
-        break;
-    case RING_OP_POLL:
-        conn_on_tls_event(w, c, ev->res < 0 ? POLLERR : (uint32_t)ev->res, now_ns());
-        break;
-    default:
-        break;
-    }
-}
-
 /* ---- worker ----------------------------------------------------------- */
+
+/* ---- the transport's calls (conn_io.h) ---------------------------------- */
+
+static struct conn_io *worker_io_of(void *ctx, uint32_t index)
+{
+    struct worker *w = ctx;
+    return index < w->nconns ? &w->conns[index].io : NULL;
+}
+
+static void worker_on_connect(void *ctx, uint32_t index, int res)
+{
+    struct worker *w = ctx;
+    conn_finish_connect(w, &w->conns[index], res);
+}
+
+static void worker_on_input(void *ctx, uint32_t index, uint64_t now)
+{
+    struct worker *w = ctx;
+    conn_on_input(w, &w->conns[index], now);
+}
+
+static void worker_on_eof(void *ctx, uint32_t index, const char *why, bool overflow)
+{
+    struct worker *w = ctx;
+    if (overflow)
+        conn_fail(w, &w->conns[index], ERR_PROTOCOL, "%s", why);
+    else
+        conn_on_eof(w, &w->conns[index], why);
+}
+
+static void worker_on_send_error(void *ctx, uint32_t index, int err)
+{
+    struct worker *w = ctx;
+    conn_on_send_error(w, &w->conns[index], err);
+}
+
+static const struct conn_io_ops conn_ops = {
+    .io_of = worker_io_of,
+    .on_connect = worker_on_connect,
+    .on_input = worker_on_input,
+    .on_eof = worker_on_eof,
+    .on_send_error = worker_on_send_error,
+};
 
 /* Waits for and handles one batch of events; waits at most until `until`. */
 static void worker_poll(struct worker *w, uint64_t until)
 {
-    ring_loop_wait(&w->loop, until, worker_sock_of, worker_on_event, w);
+    conn_io_wait(&w->loop, until, &conn_ops, w);
 }
 
 /* Fails the connections that did not open within CONNECT_TIMEOUT_MS. */
@@ -701,7 +579,7 @@ static void worker_fail_unopened(struct worker *w)
 {
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        if (c->state == CONN_CONNECTING && c->ssl != NULL)
+        if (c->state == CONN_CONNECTING && c->io.ssl != NULL)
             conn_fail(w, c, ERR_CONNECT, "no TCP connection and TLS handshake within %d ms",
                       CONNECT_TIMEOUT_MS);
         else if (c->state == CONN_CONNECTING)
@@ -801,7 +679,7 @@ static void worker_run_storm(struct worker *w)
                           "no 101 within %d ms of connect()", CONNECT_TIMEOUT_MS);
             if (c->state == CONN_DONE && w->hs_left > 0) {
                 w->hs_left--;
-                c->in_len = c->out_off = c->out_len = 0;
+                c->io.in_len = c->io.out_off = c->io.out_len = 0;
                 c->ring_head = c->ring_count = 0;
                 c->started_ns = now_ns();
                 series_record(&w->sent, &w->run->clock, c->started_ns, 0);
@@ -864,16 +742,16 @@ static bool worker_init(struct worker *w, const struct run *run, uint32_t base, 
     size_t in_cap = frame_bytes(cfg) + RECV_SLACK;
     for (uint32_t i = 0; i < nconns; i++) {
         struct conn *c = &w->conns[i];
-        c->sock.fd = -1;
-        c->sock.index = i;
+        c->io.sock.fd = -1;
+        c->io.sock.index = i;
         c->index = i;
         c->state = CONN_DONE;
-        c->out_cap = out_cap;
-        c->in_cap = in_cap;
-        c->out = malloc(out_cap);
-        c->in = malloc(in_cap);
+        c->io.out_cap = out_cap;
+        c->io.in_cap = in_cap;
+        c->io.out = malloc(out_cap);
+        c->io.in = malloc(in_cap);
         c->ring = calloc(cfg->inflight, sizeof *c->ring);
-        if (c->out == NULL || c->in == NULL || c->ring == NULL)
+        if (c->io.out == NULL || c->io.in == NULL || c->ring == NULL)
             return false;
     }
     return true;
@@ -882,8 +760,8 @@ static bool worker_init(struct worker *w, const struct run *run, uint32_t base, 
 static void worker_free(struct worker *w)
 {
     for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
-        free(w->conns[i].out);
-        free(w->conns[i].in);
+        free(w->conns[i].io.out);
+        free(w->conns[i].io.in);
         free(w->conns[i].ring);
     }
     free(w->conns);
