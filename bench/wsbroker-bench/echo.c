@@ -258,9 +258,12 @@ static void conn_start_connect(struct worker *w, struct conn *c)
 
 static void conn_send_upgrade(struct worker *w, struct conn *c)
 {
+    uint8_t raw[HANDSHAKE_KEY_BYTES];
+    rng_fill(&w->rng, raw, sizeof raw);
     c->io.out_off = 0;
-    c->io.out_len = handshake_write_request((char *)c->io.out, c->io.out_cap, &w->run->target, NULL,
-                                            &w->rng, c->key);
+    const struct target *t = &w->run->target;
+    struct handshake_request req = {.host = t->host, .port = t->port, .path = t->path};
+    c->io.out_len = handshake_write_request((char *)c->io.out, c->io.out_cap, &req, raw, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }

@@ -475,8 +475,14 @@ static void conn_finish_connect(struct worker *w, struct conn *c, int res)
     c->io.out_off = 0;
     static const char *const subprotocols[ADAPTER_KINDS] = {
         [ADAPTER_WSBROKER] = WSB_SUBPROTOCOL, [ADAPTER_MQTT] = MQTT_SUBPROTOCOL};
-    c->io.out_len = handshake_write_request((char *)c->io.out, c->io.out_cap, &w->run->target,
-                                            subprotocols[w->run->cfg.adapter], &w->rng, c->key);
+    uint8_t raw[HANDSHAKE_KEY_BYTES];
+    rng_fill(&w->rng, raw, sizeof raw);
+    const struct target *t = &w->run->target;
+    struct handshake_request req = {.host = t->host,
+                                    .port = t->port,
+                                    .path = t->path,
+                                    .subprotocol = subprotocols[w->run->cfg.adapter]};
+    c->io.out_len = handshake_write_request((char *)c->io.out, c->io.out_cap, &req, raw, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }
