@@ -15,6 +15,8 @@
 #define HANDSHAKE_KEY_LEN      24   /* base64 of 16 bytes */
 #define HANDSHAKE_MAX_RESPONSE 4096 /* a longer 101 response head is refused */
 
+/* Writes the base64 of [src, src + len) to out: 4 * ceil(len / 3) characters
+ * and a NUL. */
 void base64_encode(const uint8_t *src, size_t len, char *out);
 
 /* What an upgrade request says besides its key; subprotocol and token may be
