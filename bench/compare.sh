@@ -12,8 +12,9 @@
 #                  (default bench/results/compare-YYYYmmdd-HHMMSS)
 #   Environment: DURATION (s, default 10), WARMUP (s, default 1),
 #   SUBSCRIBERS (default 1000), RATE (publishes/s for the fixed-rate runs,
-#   default 200), MD_RATE (market data, default 1000), WSB_WORKERS (default 2),
-#   ONLY (run only scenarios whose name contains it).
+#   default 200), MD_RATE (market data, default 1000), MD_SUBSCRIBERS (market
+#   data subscribers, each on MD_SYMBOLS of the 100 symbols; defaults 100 and 10),
+#   WSB_WORKERS (default 2), ONLY (run only scenarios whose name contains it).
 #
 # Settings, the same for every broker: one publisher, 64-byte payloads, QoS 0
 # / acks off / no confirms on the peers (wsbroker publishes with confirm, its
@@ -31,6 +32,8 @@ WARMUP=${WARMUP:-1}
 SUBSCRIBERS=${SUBSCRIBERS:-1000}
 RATE=${RATE:-200}
 MD_RATE=${MD_RATE:-1000}
+MD_SUBSCRIBERS=${MD_SUBSCRIBERS:-100}
+MD_SYMBOLS=${MD_SYMBOLS:-10}
 WSB_WORKERS=${WSB_WORKERS:-2}
 ONLY=${ONLY:-}
 BENCH=$BUILD/bench/wsbroker-bench/wsbroker-bench
@@ -109,7 +112,7 @@ declare -A PID=([wsbroker]=$WSB_PID [nats]=$NATS_PID [mqtt]=$MQTT_PID [raw]=$REF
     echo "wsbroker: --workers $WSB_WORKERS, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "nats-server: $(nats-server --version)"
     echo "mosquitto: $(mosquitto -h 2>&1 | head -1)"
-    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE"
+    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE MD_SUBSCRIBERS=$MD_SUBSCRIBERS MD_SYMBOLS=$MD_SYMBOLS"
 } >"$OUT/environment.txt"
 
 # run NAME TARGET SCENARIO ARGS...: one run, its JSON in $OUT/NAME.TARGET.json
@@ -134,7 +137,8 @@ run() {
 }
 
 FAN=(--subscribers "$SUBSCRIBERS" --size 64 --topics 1 --drain 5)
-MD=(--topics 100 --subscribers 1000 --zipf 1.0 --size 64 --drain 5)
+MD=(--topics 100 --subscribers "$MD_SUBSCRIBERS" --symbols-per-sub "$MD_SYMBOLS" --zipf 1.0 --size 64
+    --drain 5)
 for t in wsbroker nats mqtt raw; do run fanout-closed "$t" fanout "${FAN[@]}"; done
 for t in wsbroker nats mqtt; do run fanout-rate "$t" fanout "${FAN[@]}" --rate "$RATE"; done
 for t in wsbroker nats mqtt; do run market-closed "$t" market "${MD[@]}"; done

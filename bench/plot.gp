@@ -1,5 +1,7 @@
-# plot.gp - draws a wsbroker-bench --csv time series to PNG: delivered
-# msgs/s on top, latency percentiles (log scale) below.
+# plot.gp - draws a wsbroker-bench --csv time series to PNG: received per
+# second on top (pub/sub: deliveries; echo: echoes; storm: handshakes), with
+# what was sent per interval (publishes, messages, connects), latency
+# percentiles (log scale) below. Every scenario writes the same columns.
 #
 #   gnuplot -e "csv='run.csv'; png='run.png'; title='fanout 1 -> 1000'" bench/plot.gp
 #
@@ -14,12 +16,12 @@ set datafile separator ","
 set key outside right
 set grid
 set multiplot layout 2,1 title title
-set ylabel "delivered msgs/s"
+set ylabel "received/s"
 set format y "%.0s%c"
-plot csv using 1:5 skip 1 with linespoints title "delivered/s", \
-     csv using 1:3 skip 1 with lines title "published/interval"
+plot csv using 1:5 skip 1 with linespoints title "received/s", \
+     csv using 1:3 skip 1 with lines title "sent/interval"
 set ylabel "latency (us)"
-set xlabel "seconds since the first publish"
+set xlabel "seconds since the first send"
 set logscale y
 set format y "%g"
 plot csv using 1:($7 > 0 ? $7 : NaN) skip 1 with lines title "p50", \

@@ -6,15 +6,17 @@
  *             --duration S --size BYTES [--warmup S] [--inflight K]
  *             [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]
  *
- * A wss:// URL runs every connection over TLS (wolfSSL, non-blocking, driven
- * by the same epoll loops); --ca FILE verifies the server against that CA,
- * else the certificate is not checked. --handshakes H replaces the echo load
- * with a connection storm: H connections, at most N open at once, each doing
- * TCP connect + TLS (for wss://) + upgrade and then closing at once; it
- * reports handshakes per second and the latency of each (connect() to 101).
+ * A wss:// URL runs every connection over TLS (wolfSSL's own I/O on a
+ * non-blocking socket, readiness from the thread's io_uring); --ca FILE
+ * verifies the server against that CA, else the certificate is not checked.
+ * --handshakes H replaces the echo load with a connection storm: H
+ * connections, at most N open at once, each doing TCP connect + TLS (for
+ * wss://) + upgrade and then closing at once; it reports handshakes per second
+ * and the latency of each (connect() to 101).
  *
  * Opens N WebSocket connections, doing the opening handshake itself, spread
- * over T threads that each run their own epoll loop over their share. Each
+ * over T threads that each run their own io_uring loop over their share
+ * (ring_loop.h: ring connects, multishot recv into provided buffers, ring sends). Each
  * connection keeps K masked binary messages in flight (closed loop: a new one
  * goes out when an echo comes back), or, with --rate, sends on a fixed
  * schedule (open loop) with at most K in flight.
@@ -28,8 +30,14 @@
  * stalled server is charged for the wait (no coordinated omission).
  *
  * Phases: connect + handshake (every connection, bounded by a timeout; any
- * failure aborts the run), warm-up (sent but not recorded), measurement, and
- * close (close frame 1000, then wait a bounded time for the server's close).
+ * failure aborts the run), ramp (--ramp S with --rate: the open-loop rate
+ * rises linearly from 0; sent but not recorded), warm-up (sent but not
+ * recorded), measurement, and close (close frame 1000, then wait a bounded
+ * time for the server's close).
+ *
+ * --csv FILE writes a per-second time series (sent and echoed, or for a storm
+ * connections started and handshakes completed, with latency percentiles)
+ * that bench/plot.gp draws; --progress prints a line a second on stderr.
  *
  * Exit status: 0 for a clean run, 1 if any error was counted, 2 on bad usage.
  */
@@ -39,20 +47,23 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "conn_io.h"
 #include "loadgen.h"
 #include "scenario.h"
+#include "series.h"
 #include "ws_close.h"
 #include "ws_frame.h"
 
@@ -71,12 +82,16 @@
 #define MAX_BUFFER_BYTES      (1ull << 30) /* all connections' buffers together */
 #define CONNECT_TIMEOUT_MS    5000         /* TCP connect + opening handshake */
 #define CLOSE_TIMEOUT_MS      2000         /* wait for the server's close reply */
+#define STORM_SERIES_S        120.0        /* --csv of a storm: rows for this long */
 #define RECV_SLACK            16384        /* receive room beyond one whole frame */
 #define CONTROL_ROOM          (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
-#define PATTERN_PERIOD        256 /* payload bytes start at pattern[seq % PERIOD] */
-#define EPOLL_BATCH           256
-#define FD_SLACK              64  /* descriptors beyond one per connection */
-#define TIMER_SLACK_NS        1ul /* see worker_main */
+#define PATTERN_PERIOD        256   /* payload bytes start at pattern[seq % PERIOD] */
+#define RING_BUFS_PER_CONN    4     /* the provided buffer ring: per connection of the thread, */
+#define RING_BUFS_MIN         64    /* at least this many, */
+#define RING_BUFS_MAX         4096  /* at most this many (a power of two), */
+#define RING_BUF_BYTES        16384 /* of this size */
+#define FD_SLACK              64    /* descriptors beyond one per connection */
+#define TIMER_SLACK_NS        1ul   /* see worker_main */
 
 enum err_kind { ERR_CONNECT, ERR_HANDSHAKE, ERR_PROTOCOL, ERR_MISMATCH, ERR_CLOSED, ERR_KINDS };
 static const char *const err_names[ERR_KINDS] = {"connect", "handshake", "protocol", "mismatch",
@@ -94,6 +109,9 @@ struct config {
     bool json;
     const char *ca;      /* --ca: CA file for wss:// */
     uint64_t handshakes; /* --handshakes: connection storm instead of echoes */
+    double ramp_s;       /* open loop: seconds from 0 to --rate, before the warm-up */
+    const char *csv;     /* --csv: time series file */
+    bool progress;       /* --progress: a line a second on stderr */
 };
 
 /* What the whole run shares; written by main before the threads start or
@@ -105,9 +123,12 @@ struct run {
     WOLFSSL_CTX *tls;     /* wss:// only */
     pthread_barrier_t barrier;
     bool abort;
-    uint64_t t_start;   /* first send */
-    uint64_t t_measure; /* end of warm-up */
-    uint64_t t_end;     /* end of measurement */
+    uint64_t t_start;          /* first send */
+    uint64_t ramp_ns;          /* --ramp: the rate rises from 0 over [t_start, t_start + ramp_ns) */
+    uint64_t t_measure;        /* end of ramp + warm-up */
+    struct series_clock clock; /* --csv intervals */
+    _Atomic uint32_t workers_done; /* threads finished, for the progress loop */
+    uint64_t t_end;                /* end of measurement */
 };
 
 enum conn_state { CONN_CONNECTING, CONN_HANDSHAKING, CONN_OPEN, CONN_CLOSING, CONN_DONE };
@@ -119,16 +140,10 @@ struct sent_msg {
 
 /* One connection; owned by one worker, buffers allocated once at setup. */
 struct conn {
-    int fd;
-    WOLFSSL *ssl;        /* wss:// only */
+    struct conn_io io;   /* socket, TLS, output and input buffers */
     uint64_t started_ns; /* --handshakes: when connect() was called */
     enum conn_state state;
-    bool want_write; /* EPOLLOUT registered */
-    uint32_t index;  /* position within the worker's connections */
-    uint8_t *out;    /* bytes queued for the socket: [out_off, out_len) */
-    size_t out_off, out_len, out_cap;
-    uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
-    size_t in_len, in_cap;
+    uint32_t index;        /* position within the worker's connections */
     struct sent_msg *ring; /* messages in flight, oldest at ring_head */
     uint32_t ring_head, ring_count;
     uint64_t next_seq;
@@ -138,7 +153,7 @@ struct conn {
 struct worker {
     pthread_t tid;
     const struct run *run;
-    int epfd;
+    struct ring_loop loop;
     struct conn *conns;
     uint32_t nconns;
     uint32_t base;      /* run-wide number of conns[0], for messages */
@@ -153,7 +168,11 @@ struct worker {
     uint64_t cpu_ns; /* this thread's CPU time over warm-up + measurement */
     uint64_t errors[ERR_KINDS];
     char first_error[256];
-    uint64_t hs_left; /* --handshakes: connections still to start */
+    uint64_t hs_left;               /* --handshakes: connections still to start */
+    struct series sent;             /* --csv: sends (storm: connects) per interval; owned */
+    struct series recv;             /* --csv: echoes (storm: 101s) and latencies; owned */
+    _Atomic uint64_t progress_sent; /* for the progress line */
+    _Atomic uint64_t progress_done;
 };
 
 static struct run g_run;
@@ -164,10 +183,7 @@ static void conn_close(struct worker *w, struct conn *c)
 {
     if (c->state == CONN_DONE)
         return;
-    tls_conn_free(&c->ssl);
-    if (c->fd >= 0)
-        close(c->fd); /* also drops it from the epoll set */
-    c->fd = -1;
+    conn_io_close(&w->loop, &c->io);
     c->state = CONN_DONE;
     w->open--;
 }
@@ -187,62 +203,31 @@ static void conn_fail(struct worker *w, struct conn *c, enum err_kind kind, cons
     conn_close(w, c);
 }
 
-/* Registers interest in writability only while output is pending, so the
- * level-triggered loop does not spin on an always-writable socket. */
-static void conn_want_write(struct worker *w, struct conn *c, bool on)
+static void conn_on_send_error(struct worker *w, struct conn *c, int err)
 {
-    if (c->want_write == on)
-        return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-    c->want_write = on;
+    if (c->state == CONN_CLOSING)
+        conn_close(w, c);
+    else
+        conn_fail(w, c, c->state == CONN_OPEN ? ERR_CLOSED : ERR_HANDSHAKE, "send: %s",
+                  strerror(err));
 }
 
-/* Room for `need` more output bytes, compacting the buffer if that helps;
- * NULL when there is none (the caller's bound was wrong). */
-static uint8_t *conn_out_reserve(struct conn *c, size_t need)
-{
-    if (c->out_cap - c->out_len < need && c->out_off > 0) {
-        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-        c->out_len -= c->out_off;
-        c->out_off = 0;
-    }
-    return c->out_cap - c->out_len >= need ? c->out + c->out_len : NULL;
-}
+static const struct conn_io_ops conn_ops; /* the transport's calls, defined with worker_poll */
 
 static void conn_flush(struct worker *w, struct conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = lg_send(c->fd, c->ssl, c->out + c->out_off, c->out_len - c->out_off);
-        if (n > 0) {
-            c->out_off += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            conn_want_write(w, c, true);
-            return;
-        } else {
-            if (c->state == CONN_CLOSING)
-                conn_close(w, c);
-            else
-                conn_fail(w, c, c->state == CONN_OPEN ? ERR_CLOSED : ERR_HANDSHAKE, "send: %s",
-                          strerror(errno));
-            return;
-        }
-    }
-    c->out_off = c->out_len = 0;
-    conn_want_write(w, c, false);
+    conn_io_flush(&w->loop, &c->io, &conn_ops, w);
 }
 
 static void conn_queue_control(struct conn *c, uint8_t opcode, const uint8_t *payload, size_t len,
                                uint64_t *rng)
 {
-    uint8_t *dst = conn_out_reserve(c, WS_FRAME_MAX_HEADER + len);
+    uint8_t *dst = conn_io_reserve(&c->io, WS_FRAME_MAX_HEADER + len);
     if (dst == NULL)
         return; /* only a flood of pings gets here; dropping a pong is harmless */
     uint32_t mask = (uint32_t)rng_next(rng);
-    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, payload, len, opcode, true,
-                                         (const uint8_t *)&mask);
+    c->io.out_len += ws_frame_encode_client(dst, c->io.out_cap - c->io.out_len, payload, len,
+                                            opcode, true, (const uint8_t *)&mask);
 }
 
 static void conn_queue_close(struct worker *w, struct conn *c)
@@ -257,56 +242,52 @@ static void conn_queue_close(struct worker *w, struct conn *c)
 static void conn_start_connect(struct worker *w, struct conn *c)
 {
     const struct target *t = &w->run->target;
-    c->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     c->state = CONN_CONNECTING;
-    c->want_write = true;
     w->open++;
-    if (c->fd < 0) {
-        conn_fail(w, c, ERR_CONNECT, "socket: %s", strerror(errno));
+    int rc = conn_io_connect(&w->loop, &c->io, t, w->run->tls != NULL);
+    if (rc < 0) {
+        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(-rc));
         return;
     }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (w->run->tls != NULL) {
-        c->ssl = tls_conn_new(w->run->tls, c->fd, t, w->run->cfg.ca != NULL);
-        if (c->ssl == NULL) {
+        c->io.ssl = tls_conn_new(w->run->tls, c->io.sock.fd, t, w->run->cfg.ca != NULL);
+        if (c->io.ssl == NULL)
             conn_fail(w, c, ERR_CONNECT, "cannot set up a TLS session");
-            return;
-        }
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
-    if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 && errno != EINPROGRESS)
-        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(errno));
 }
 
 static void conn_send_upgrade(struct worker *w, struct conn *c)
 {
-    c->out_off = 0;
-    c->out_len =
-        handshake_write_request((char *)c->out, c->out_cap, &w->run->target, NULL, &w->rng, c->key);
+    uint8_t raw[HANDSHAKE_KEY_BYTES];
+    rng_fill(&w->rng, raw, sizeof raw);
+    c->io.out_off = 0;
+    const struct target *t = &w->run->target;
+    struct handshake_request req = {.host = t->host, .port = t->port, .path = t->path};
+    c->io.out_len = handshake_write_request((char *)c->io.out, c->io.out_cap, &req, raw, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }
 
-static void conn_finish_connect(struct worker *w, struct conn *c)
+/* ws://: the ring's connect completed with res; wss://: the socket is ready
+ * (res 0; its error is in SO_ERROR). */
+static void conn_finish_connect(struct worker *w, struct conn *c, int res)
 {
-    int err = 0;
+    int err = -res;
     socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (c->io.ssl != NULL && getsockopt(c->io.sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err != 0) {
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
         return;
     }
-    if (c->ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
+    if (c->io.ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
         char why[160];
-        switch (tls_connect_step(c->ssl, why, sizeof why)) {
+        switch (tls_connect_step(c->io.ssl, why, sizeof why)) {
         case TLS_STEP_WANT_READ:
-            conn_want_write(w, c, false);
+            conn_io_want_write(&w->loop, &c->io, false);
             return;
         case TLS_STEP_WANT_WRITE:
-            conn_want_write(w, c, true);
+            conn_io_want_write(&w->loop, &c->io, true);
             return;
         case TLS_STEP_FAILED:
             conn_fail(w, c, ERR_HANDSHAKE, "%s", why);
@@ -315,15 +296,16 @@ static void conn_finish_connect(struct worker *w, struct conn *c)
             break;
         }
     }
+    conn_io_connected(&w->loop, &c->io);
     conn_send_upgrade(w, c);
 }
 
 static void conn_read_handshake(struct worker *w, struct conn *c)
 {
-    const char *resp = (const char *)c->in;
-    const char *head_end = memmem(resp, c->in_len, "\r\n\r\n", 4);
+    const char *resp = (const char *)c->io.in;
+    const char *head_end = memmem(resp, c->io.in_len, "\r\n\r\n", 4);
     if (head_end == NULL) {
-        if (c->in_len >= HANDSHAKE_MAX_RESPONSE)
+        if (c->io.in_len >= HANDSHAKE_MAX_RESPONSE)
             conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
         return;
     }
@@ -335,13 +317,15 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
         conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, status_len, resp);
         return;
     }
-    memmove(c->in, c->in + head_len, c->in_len - head_len); /* early frames, if any */
-    c->in_len -= head_len;
+    memmove(c->io.in, c->io.in + head_len, c->io.in_len - head_len); /* early frames, if any */
+    c->io.in_len -= head_len;
     c->state = CONN_OPEN;
     if (w->run->cfg.handshakes > 0) { /* storm: count it, send close 1000, hang up */
         uint64_t now = now_ns();
         hist_record(&w->hist, now - c->started_ns);
         w->msgs++;
+        series_record(&w->recv, &w->run->clock, now, now - c->started_ns);
+        atomic_fetch_add_explicit(&w->progress_done, 1, memory_order_relaxed);
         conn_queue_close(w, c);
         conn_flush(w, c);
         conn_close(w, c);
@@ -365,7 +349,7 @@ static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intend
 {
     const struct run *run = w->run;
     size_t size = run->cfg.size;
-    uint8_t *dst = conn_out_reserve(c, frame_bytes(&run->cfg));
+    uint8_t *dst = conn_io_reserve(&c->io, frame_bytes(&run->cfg));
     if (dst == NULL)
         return false;
     uint64_t seq = c->next_seq++;
@@ -373,12 +357,14 @@ static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intend
     memcpy(w->scratch + sizeof seq, &intended_ns, sizeof intended_ns);
     memcpy(w->scratch + STAMP_BYTES, pattern_at(run, seq), size - STAMP_BYTES);
     uint32_t mask = (uint32_t)rng_next(&w->rng);
-    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, w->scratch, size,
-                                         WS_OP_BINARY, true, (const uint8_t *)&mask);
+    c->io.out_len += ws_frame_encode_client(dst, c->io.out_cap - c->io.out_len, w->scratch, size,
+                                            WS_OP_BINARY, true, (const uint8_t *)&mask);
     struct sent_msg *m = &c->ring[(c->ring_head + c->ring_count) % run->cfg.inflight];
     m->seq = seq;
     m->intended_ns = intended_ns;
     c->ring_count++;
+    series_record(&w->sent, &run->clock, intended_ns, 0);
+    atomic_fetch_add_explicit(&w->progress_sent, 1, memory_order_relaxed);
     return true;
 }
 
@@ -387,7 +373,7 @@ static bool conn_queue_message(struct worker *w, struct conn *c, uint64_t intend
 static uint64_t intended_time(const struct worker *w, const struct conn *c, uint64_t k)
 {
     double slot = (double)k * w->nconns + c->index;
-    return w->run->t_start + (uint64_t)(slot * w->slot_ns);
+    return open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, slot);
 }
 
 /* Tops the connection up to its in-flight limit (closed loop), or sends what
@@ -437,6 +423,8 @@ static void conn_on_echo(struct worker *w, struct conn *c, const struct ws_frame
         hist_record(&w->hist, now - intended);
         w->msgs++;
     }
+    series_record(&w->recv, &run->clock, now, now > intended ? now - intended : 0);
+    atomic_fetch_add_explicit(&w->progress_done, 1, memory_order_relaxed);
     c->ring_head = (c->ring_head + 1) % run->cfg.inflight;
     c->ring_count--;
 }
@@ -485,9 +473,9 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
     while (c->state == CONN_OPEN || c->state == CONN_CLOSING) {
         struct ws_frame f;
         memset(&f, 0, sizeof f);
-        ssize_t n = ws_frame_parse(c->in + off, c->in_len - off, &f);
+        ssize_t n = ws_frame_parse(c->io.in + off, c->io.in_len - off, &f);
         if (n == WS_FRAME_INCOMPLETE) {
-            if (f.header_len > 0 && f.header_len + f.payload_len > c->in_cap)
+            if (f.header_len > 0 && f.header_len + f.payload_len > c->io.in_cap)
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
                           (unsigned long long)f.payload_len);
             break;
@@ -502,8 +490,8 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
     if (c->state == CONN_DONE)
         return;
     if (off > 0) {
-        memmove(c->in, c->in + off, c->in_len - off);
-        c->in_len -= off;
+        memmove(c->io.in, c->io.in + off, c->io.in_len - off);
+        c->io.in_len -= off;
     }
     conn_pump(w, c, now);
     conn_flush(w, c);
@@ -527,67 +515,66 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* One read from the socket per event for ws://. Over TLS one wolfSSL_read
- * yields at most one record, so it reads on until wolfSSL wants the socket
- * again, up to TLS_READ_BUDGET reads (reading until WANT_READ without a bound
- * lets one busy connection starve the others: its socket keeps refilling),
- * and past that only while wolfSSL still holds received bytes, which epoll
- * would not report. */
-static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
+/* Parses what c->io.in holds: the 101 response, then frames. */
+static void conn_on_input(struct worker *w, struct conn *c, uint64_t now)
 {
-    unsigned budget = TLS_READ_BUDGET;
-    do {
-        if (c->ssl != NULL && c->in_len == c->in_cap)
-            return; /* conn_read_frames failed anything that cannot fit */
-        ssize_t n = lg_recv(c->fd, c->ssl, c->in + c->in_len, c->in_cap - c->in_len);
-        if (n == 0) {
-            conn_on_eof(w, c, "server closed the connection");
+    if (c->state == CONN_HANDSHAKING) {
+        conn_read_handshake(w, c);
+        if (c->state != CONN_OPEN)
             return;
-        }
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                conn_on_eof(w, c, strerror(errno));
-            return;
-        }
-        c->in_len += (size_t)n;
-        if (c->state == CONN_HANDSHAKING) {
-            conn_read_handshake(w, c);
-            if (c->state != CONN_OPEN)
-                return;
-        }
-        conn_read_frames(w, c, now);
-        if (c->ssl != NULL)
-            now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->ssl != NULL && c->state != CONN_DONE && (--budget > 0 || tls_has_pending(c->ssl)));
-}
-
-static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
-{
-    if (c->state == CONN_DONE)
-        return;
-    if (c->state == CONN_CONNECTING) {
-        conn_finish_connect(w, c);
-        return;
     }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        conn_on_readable(w, c, now);
-    if (c->state != CONN_DONE && (events & EPOLLOUT))
-        conn_flush(w, c);
+    conn_read_frames(w, c, now);
 }
 
 /* ---- worker ----------------------------------------------------------- */
 
+/* ---- the transport's calls (conn_io.h) ---------------------------------- */
+
+static struct conn_io *worker_io_of(void *ctx, uint32_t index)
+{
+    struct worker *w = ctx;
+    return index < w->nconns ? &w->conns[index].io : NULL;
+}
+
+static void worker_on_connect(void *ctx, uint32_t index, int res)
+{
+    struct worker *w = ctx;
+    conn_finish_connect(w, &w->conns[index], res);
+}
+
+static void worker_on_input(void *ctx, uint32_t index, uint64_t now)
+{
+    struct worker *w = ctx;
+    conn_on_input(w, &w->conns[index], now);
+}
+
+static void worker_on_eof(void *ctx, uint32_t index, const char *why, bool overflow)
+{
+    struct worker *w = ctx;
+    if (overflow)
+        conn_fail(w, &w->conns[index], ERR_PROTOCOL, "%s", why);
+    else
+        conn_on_eof(w, &w->conns[index], why);
+}
+
+static void worker_on_send_error(void *ctx, uint32_t index, int err)
+{
+    struct worker *w = ctx;
+    conn_on_send_error(w, &w->conns[index], err);
+}
+
+static const struct conn_io_ops conn_ops = {
+    .io_of = worker_io_of,
+    .on_connect = worker_on_connect,
+    .on_input = worker_on_input,
+    .on_eof = worker_on_eof,
+    .on_send_error = worker_on_send_error,
+};
+
 /* Waits for and handles one batch of events; waits at most until `until`. */
 static void worker_poll(struct worker *w, uint64_t until)
 {
-    struct epoll_event evs[EPOLL_BATCH];
-    uint64_t now = now_ns();
-    uint64_t wait = until > now ? until - now : 0;
-    struct timespec ts = {.tv_sec = (time_t)(wait / NS_PER_S), .tv_nsec = (long)(wait % NS_PER_S)};
-    int n = epoll_pwait2(w->epfd, evs, EPOLL_BATCH, &ts, NULL);
-    now = now_ns();
-    for (int i = 0; i < n; i++)
-        conn_on_event(w, evs[i].data.ptr, evs[i].events, now);
+    conn_io_wait(&w->loop, until, &conn_ops, w);
 }
 
 /* Fails the connections that did not open within CONNECT_TIMEOUT_MS. */
@@ -595,7 +582,7 @@ static void worker_fail_unopened(struct worker *w)
 {
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        if (c->state == CONN_CONNECTING && c->ssl != NULL)
+        if (c->state == CONN_CONNECTING && c->io.ssl != NULL)
             conn_fail(w, c, ERR_CONNECT, "no TCP connection and TLS handshake within %d ms",
                       CONNECT_TIMEOUT_MS);
         else if (c->state == CONN_CONNECTING)
@@ -628,7 +615,8 @@ static void worker_connect_all(struct worker *w)
 static uint64_t worker_visit_slots(struct worker *w, uint64_t now)
 {
     for (;;) {
-        uint64_t due = w->run->t_start + (uint64_t)((double)w->next_slot * w->slot_ns);
+        uint64_t due =
+            open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, (double)w->next_slot);
         if (due > now)
             return due;
         struct conn *c = &w->conns[w->next_slot % w->nconns];
@@ -694,9 +682,11 @@ static void worker_run_storm(struct worker *w)
                           "no 101 within %d ms of connect()", CONNECT_TIMEOUT_MS);
             if (c->state == CONN_DONE && w->hs_left > 0) {
                 w->hs_left--;
-                c->in_len = c->out_off = c->out_len = 0;
+                c->io.in_len = c->io.out_off = c->io.out_len = 0;
                 c->ring_head = c->ring_count = 0;
                 c->started_ns = now_ns();
+                series_record(&w->sent, &w->run->clock, c->started_ns, 0);
+                atomic_fetch_add_explicit(&w->progress_sent, 1, memory_order_relaxed);
                 conn_start_connect(w, c);
             }
         }
@@ -726,6 +716,7 @@ static void *worker_main(void *arg)
         worker_close_all(w);
     }
     tls_thread_end();
+    atomic_fetch_add(&g_run.workers_done, 1);
     return NULL;
 }
 
@@ -737,26 +728,33 @@ static bool worker_init(struct worker *w, const struct run *run, uint32_t base, 
     w->nconns = nconns;
     w->base = base;
     w->rng = rng_seed();
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->scratch = malloc(cfg->size);
     w->conns = calloc(nconns, sizeof *w->conns);
-    if (w->epfd < 0 || w->scratch == NULL || w->conns == NULL)
+    if (w->scratch == NULL || w->conns == NULL)
         return false;
+    int rc = ring_loop_init(
+        &w->loop, ring_buffer_count(nconns, RING_BUFS_PER_CONN, RING_BUFS_MIN, RING_BUFS_MAX),
+        RING_BUF_BYTES);
+    if (rc < 0) {
+        fprintf(stderr, "wsbroker-bench: io_uring setup: %s\n", strerror(-rc));
+        return false;
+    }
     if (cfg->rate > 0)
         w->slot_ns = (double)NS_PER_S * cfg->connections / (cfg->rate * nconns);
     size_t out_cap = cfg->inflight * frame_bytes(cfg) + CONTROL_ROOM + HANDSHAKE_MAX_RESPONSE;
     size_t in_cap = frame_bytes(cfg) + RECV_SLACK;
     for (uint32_t i = 0; i < nconns; i++) {
         struct conn *c = &w->conns[i];
-        c->fd = -1;
+        c->io.sock.fd = -1;
+        c->io.sock.index = i;
         c->index = i;
         c->state = CONN_DONE;
-        c->out_cap = out_cap;
-        c->in_cap = in_cap;
-        c->out = malloc(out_cap);
-        c->in = malloc(in_cap);
+        c->io.out_cap = out_cap;
+        c->io.in_cap = in_cap;
+        c->io.out = malloc(out_cap);
+        c->io.in = malloc(in_cap);
         c->ring = calloc(cfg->inflight, sizeof *c->ring);
-        if (c->out == NULL || c->in == NULL || c->ring == NULL)
+        if (c->io.out == NULL || c->io.in == NULL || c->ring == NULL)
             return false;
     }
     return true;
@@ -765,14 +763,15 @@ static bool worker_init(struct worker *w, const struct run *run, uint32_t base, 
 static void worker_free(struct worker *w)
 {
     for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
-        free(w->conns[i].out);
-        free(w->conns[i].in);
+        free(w->conns[i].io.out);
+        free(w->conns[i].io.in);
         free(w->conns[i].ring);
     }
     free(w->conns);
     free(w->scratch);
-    if (w->epfd >= 0)
-        close(w->epfd);
+    series_free(&w->sent);
+    series_free(&w->recv);
+    ring_loop_free(&w->loop);
 }
 
 /* ---- command line ----------------------------------------------------- */
@@ -784,6 +783,7 @@ static void usage(FILE *to)
             "--threads T\n"
             "                 --duration S --size BYTES [--warmup S] [--inflight K]\n"
             "                 [--rate MSGS_PER_S] [--ca FILE] [--handshakes H] [--json]\n"
+            "                 [--ramp S] [--csv FILE] [--progress]\n"
             "  --duration   measured seconds (default %.0f, at most %.0f)\n"
             "  --warmup     seconds sent before measuring (default %.0f)\n"
             "  --size       payload bytes, %d..%u (a %d-byte stamp, then a pattern)\n"
@@ -793,6 +793,11 @@ static void usage(FILE *to)
             "  --ca         wss://: verify the server against this CA file (else unverified)\n"
             "  --handshakes connection storm: H x (connect, TLS, upgrade, close), at most\n"
             "               --connections at once; reports handshakes/s and latency\n"
+            "  --ramp S     open loop: first raise the rate linearly from 0 to --rate over\n"
+            "               S seconds (before the warm-up; not measured, like it)\n"
+            "  --csv FILE   per-second time series (bench/plot.gp draws it)\n"
+            "  --progress   a progress line on stderr every second (default when stderr\n"
+            "               is a terminal)\n"
             "  --json       one JSON object instead of the table\n",
             DEFAULT_DURATION_S, MAX_DURATION_S, DEFAULT_WARMUP_S, MIN_PAYLOAD, MAX_PAYLOAD,
             STAMP_BYTES, DEFAULT_INFLIGHT, DEFAULT_RATE_INFLIGHT);
@@ -834,6 +839,9 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
         {"json", no_argument, NULL, 'j'},
         {"ca", required_argument, NULL, 'a'},
         {"handshakes", required_argument, NULL, 'H'},
+        {"ramp", required_argument, NULL, 'M'},
+        {"csv", required_argument, NULL, 'V'},
+        {"progress", no_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -878,6 +886,15 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
         case 'H':
             cfg->handshakes = (uint64_t)parse_number("--handshakes", optarg, 1, 1e12);
             break;
+        case 'M':
+            cfg->ramp_s = parse_number("--ramp", optarg, 0, MAX_DURATION_S);
+            break;
+        case 'V':
+            cfg->csv = optarg;
+            break;
+        case 'G':
+            cfg->progress = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -892,6 +909,8 @@ static void parse_args(struct config *cfg, struct target *target, int argc, char
     const char *why = target_parse_url(target, cfg->url);
     if (why != NULL)
         die_usage("--url '%s': %s", cfg->url, why);
+    if (cfg->ramp_s > 0 && (cfg->rate == 0 || cfg->handshakes > 0))
+        die_usage("--ramp needs --rate (a closed loop or a storm has no rate to ramp)");
     if (cfg->inflight == 0)
         cfg->inflight = cfg->rate > 0 ? DEFAULT_RATE_INFLIGHT : DEFAULT_INFLIGHT;
     if (cfg->threads > cfg->connections)
@@ -963,7 +982,7 @@ static double us(uint64_t ns)
  * near 100 x threads means the generator, not the server, set the pace. */
 static double client_cpu_pct(const struct config *cfg, const struct totals *t)
 {
-    return 100.0 * (double)t->cpu_ns / ((cfg->warmup_s + cfg->duration_s) * NS_PER_S);
+    return 100.0 * (double)t->cpu_ns / ((cfg->ramp_s + cfg->warmup_s + cfg->duration_s) * NS_PER_S);
 }
 
 static void report_table(const struct config *cfg, const struct totals *t)
@@ -996,11 +1015,11 @@ static void report_json(const struct config *cfg, const struct totals *t)
     double msgs_s = (double)t->msgs / cfg->duration_s;
     printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"connections\":%u,\"threads\":%u,\"size\":%zu,"
            "\"inflight\":%u,"
-           "\"rate\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"messages\":%llu,"
-           "\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,",
+           "\"rate\":%.3f,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ramp_s\":%.3f,"
+           "\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,",
            bench_scenario, cfg->url, cfg->connections, cfg->threads, cfg->size, cfg->inflight,
-           cfg->rate, cfg->duration_s, cfg->warmup_s, (unsigned long long)t->msgs, msgs_s,
-           msgs_s * (double)cfg->size / 1e6);
+           cfg->rate, cfg->duration_s, cfg->warmup_s, cfg->ramp_s, (unsigned long long)t->msgs,
+           msgs_s, msgs_s * (double)cfg->size / 1e6);
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,\"max\":%.1f,"
            "\"mean\":%.1f},",
            us(hist_percentile(h, 50)), us(hist_percentile(h, 90)), us(hist_percentile(h, 99)),
@@ -1070,15 +1089,88 @@ static void start_or_abort(struct run *run, struct worker *workers)
         return;
     }
     run->t_start = now_ns();
-    run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
+    run->ramp_ns = (uint64_t)(run->cfg.ramp_s * NS_PER_S);
+    run->t_measure = run->t_start + run->ramp_ns + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
     run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
+    run->clock.t0 = run->t_start;
+    run->clock.t_ramp_end = run->t_start + run->ramp_ns;
+    run->clock.t_measure = run->cfg.handshakes > 0 ? run->t_start : run->t_measure;
+    run->clock.t_end = run->cfg.handshakes > 0 ? run->t_start : run->t_end; /* storm: open-ended */
+}
+
+/* A line a second on stderr until every worker is done. */
+static void watch_progress(struct run *run, const struct worker *workers)
+{
+    const struct config *cfg = &run->cfg;
+    bool storm = cfg->handshakes > 0;
+    uint64_t next = now_ns() + NS_PER_S, last_sent = 0, last_done = 0;
+    while (atomic_load(&run->workers_done) < cfg->threads) {
+        struct timespec nap = {.tv_nsec = 20 * (long)NS_PER_MS};
+        nanosleep(&nap, NULL);
+        uint64_t now = now_ns();
+        if (!cfg->progress || run->abort || now < next)
+            continue;
+        next += NS_PER_S;
+        uint64_t sent = 0, done = 0;
+        for (uint32_t i = 0; i < cfg->threads; i++) {
+            sent += atomic_load_explicit(&workers[i].progress_sent, memory_order_relaxed);
+            done += atomic_load_explicit(&workers[i].progress_done, memory_order_relaxed);
+        }
+        const char *phase = storm                               ? "storm"
+                            : now < run->t_start + run->ramp_ns ? "ramp"
+                            : now < run->t_measure              ? "warm-up"
+                            : now < run->t_end                  ? "measure"
+                                                                : "close";
+        fprintf(stderr, "wsbroker-bench: %6.1f s %-8s %s %llu (+%llu), %s %llu (+%llu)\n",
+                (double)(now - run->t_start) / NS_PER_S, phase, storm ? "connects" : "sent",
+                (unsigned long long)sent, (unsigned long long)(sent - last_sent),
+                storm ? "handshakes" : "echoed", (unsigned long long)done,
+                (unsigned long long)(done - last_done));
+        last_sent = sent;
+        last_done = done;
+    }
+}
+
+/* --csv: the workers' sends summed into one series, their receipts side by side. */
+static bool write_series(const struct run *run, const struct worker *workers)
+{
+    const struct config *cfg = &run->cfg;
+    FILE *out = fopen(cfg->csv, "w");
+    if (out == NULL) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: %s\n", cfg->csv, strerror(errno));
+        return false;
+    }
+    struct series sent = {0};
+    struct series *recv = calloc(cfg->threads, sizeof *recv);
+    bool ok = recv != NULL && series_init(&sent, run->clock.count, false);
+    for (uint32_t i = 0; ok && i < cfg->threads; i++) {
+        recv[i] = workers[i].recv;
+        for (uint32_t k = 0; k < sent.count; k++)
+            sent.events[k] += workers[i].sent.events[k];
+    }
+    ok = ok && series_write_csv(out, &run->clock, &sent, recv, cfg->threads,
+                                cfg->handshakes > 0 ? 0 : cfg->size);
+    series_free(&sent);
+    free(recv);
+    if (fclose(out) != 0 || !ok) {
+        fprintf(stderr, "wsbroker-bench: --csv %s: write failed\n", cfg->csv);
+        return false;
+    }
+    return true;
 }
 
 int echo_main(int argc, char **argv)
 {
     struct run *run = &g_run;
     parse_args(&run->cfg, &run->target, argc, argv);
+    if (isatty(STDERR_FILENO))
+        run->cfg.progress = true;
     const struct config *cfg = &run->cfg;
+    /* a storm's length is not known: past STORM_SERIES_S its rows pile into the last one */
+    double span_s = cfg->handshakes > 0
+                        ? STORM_SERIES_S
+                        : cfg->ramp_s + cfg->warmup_s + cfg->duration_s + CLOSE_TIMEOUT_MS / 1000.0;
+    series_clock_init(&run->clock, 0, (uint64_t)(span_s * NS_PER_S), 0, 0);
     const char *why = target_resolve(&run->target);
     if (why != NULL) {
         fprintf(stderr, "wsbroker-bench: cannot resolve %s:%s: %s\n", run->target.host,
@@ -1107,6 +1199,11 @@ int echo_main(int argc, char **argv)
             return 1;
         }
         workers[i].hs_left = cfg->handshakes / cfg->threads + (i < cfg->handshakes % cfg->threads);
+        if (cfg->csv != NULL && (!series_init(&workers[i].sent, run->clock.count, false) ||
+                                 !series_init(&workers[i].recv, run->clock.count, true))) {
+            fprintf(stderr, "wsbroker-bench: out of memory for the --csv series\n");
+            return 1;
+        }
         base += share;
     }
     pthread_barrier_init(&run->barrier, NULL, cfg->threads + 1);
@@ -1115,6 +1212,7 @@ int echo_main(int argc, char **argv)
     pthread_barrier_wait(&run->barrier);
     start_or_abort(run, workers);
     pthread_barrier_wait(&run->barrier);
+    watch_progress(run, workers);
 
     struct totals *t = calloc(1, sizeof *t);
     for (uint32_t i = 0; i < cfg->threads; i++) {
@@ -1132,6 +1230,8 @@ int echo_main(int argc, char **argv)
     if (t->first_error != NULL)
         fprintf(stderr, "wsbroker-bench: %s\n", t->first_error);
     int status = t->error_sum > 0 ? 1 : 0;
+    if (cfg->csv != NULL && !write_series(run, workers))
+        status = 1;
     for (uint32_t i = 0; i < cfg->threads; i++)
         worker_free(&workers[i]);
     free(workers);

@@ -15,7 +15,7 @@ const char *bench_scenario = "";
 struct scenario {
     const char *name;
     int (*run)(int argc, char **argv);
-    const char *preset[8]; /* options placed before the user's; NULL-terminated */
+    const char *preset[10]; /* options placed before the user's; NULL-terminated */
     const char *what;
 };
 
@@ -30,8 +30,9 @@ static const struct scenario scenarios[] = {
      "many publishers -> one subscriber on one topic (default 100 -> 1)"},
     {"market",
      pubsub_main,
-     {"--topics", "100", "--subscribers", "1000", "--zipf", "1.0", NULL},
-     "K symbols, Zipf-distributed subscriber popularity and publish rates (default 100 x 1000)"},
+     {"--topics", "100", "--subscribers", "100", "--symbols-per-sub", "10", "--zipf", "1.0", NULL},
+     "K symbols, subscribers each on a subset (--symbols-per-sub), Zipf-distributed symbol\n"
+     "            popularity and publish rates (default 100 symbols, 100 subscribers x 10 each)"},
     {"reliable",
      pubsub_main,
      {"--ack", "manual", NULL},

@@ -7,12 +7,14 @@
  *               --topics T --size BYTES --rate MSGS_PER_S --duration S
  *               --warmup S [--ack none|manual] [--threads N] [--ca FILE] [--json] ...
  *
- * A wss:// URL runs every connection over TLS (wolfSSL, non-blocking, driven
- * by the same epoll loops); --ca FILE verifies the broker against that CA,
- * else its certificate is not checked.
+ * A wss:// URL runs every connection over TLS (wolfSSL's own I/O on a
+ * non-blocking socket, readiness from the thread's io_uring: ring_loop.h);
+ * --ca FILE verifies the broker against that CA, else its certificate is not
+ * checked.
  *
- * Subscribers: S connections spread over N threads, each thread an epoll
- * loop over its share. Each sends hello and `sub` to topic i % T (ack none,
+ * Subscribers: S connections spread over N threads, each thread an io_uring
+ * loop (ring_loop.h: multishot recv into provided buffers, ring sends) over
+ * its share. Each sends hello and `sub` to topic i % T (ack none,
  * or manual: a cumulative ack every --ack-every messages or on a 1 ms tick,
  * whichever comes first), and every `subscribed` must be in before anything
  * is published. Publishers: P connections on one more thread, publishing
@@ -31,10 +33,12 @@
  * it went out, so a stalled broker is charged for the wait (no coordinated
  * omission); with --rate 0 (closed loop) it is the time it was written.
  *
- * Phases, each bounded: connect + handshake + hello/sub answered, warm-up
- * (published and delivered, not counted), measurement, drain (publishers
- * stop; subscribers wait, at most --drain seconds, until they have seen
- * every confirmed seq), close (close 1000, wait for the broker's).
+ * Phases, each bounded: connect + handshake + hello/sub answered, ramp
+ * (--ramp S with --rate: the open-loop rate rises linearly from 0 to --rate;
+ * published and delivered, not counted: its latencies are excluded like the
+ * warm-up's), warm-up (at the full rate; published and delivered, not counted), measurement, drain
+ * (publishers stop; subscribers wait, at most --drain seconds, until they have seen every confirmed
+ * seq), close (close 1000, wait for the broker's).
  *
  * Exit status: 0 for a clean run, 1 if any error or delivery fault (a silent
  * hole, duplicate, reorder, or delivery after a gap) was counted; announced
@@ -53,13 +57,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "envelope.h"
+#include "conn_io.h"
 #include "loadgen.h"
 #include "mqtt_codec.h"
 #include "nats_codec.h"
@@ -101,9 +106,12 @@
 #define RECV_SLACK         32768       /* receive room beyond one whole frame */
 #define PEER_RECV_ROOM     (64 * 1024) /* nats, mqtt: receive buffer (frames may be larger) */
 #define CONTROL_ROOM       (2 * (WS_FRAME_MAX_HEADER + WS_CONTROL_MAX_PAYLOAD))
-#define PATTERN_PERIOD     256 /* payload bytes start at pattern[msg % PERIOD] */
-#define EPOLL_BATCH        256
-#define FD_SLACK           64 /* descriptors beyond one per connection */
+#define PATTERN_PERIOD     256   /* payload bytes start at pattern[msg % PERIOD] */
+#define RING_BUFS_PER_CONN 4     /* the provided buffer ring: per connection of the thread, */
+#define RING_BUFS_MIN      64    /* at least this many, */
+#define RING_BUFS_MAX      4096  /* at most this many (a power of two), */
+#define RING_BUF_BYTES     16384 /* of this size */
+#define FD_SLACK           64    /* descriptors beyond one per connection */
 #define TIMER_SLACK_NS     1ul
 #define SEQ_WINDOW         4096 /* seqs behind the newest whose fate is remembered */
 #define SEQ_WORDS          (SEQ_WINDOW / 64)
@@ -141,6 +149,7 @@ struct config {
     double rate; /* total publishes per second; 0: closed loop */
     double duration_s;
     double warmup_s;
+    double ramp_s; /* open loop: seconds from 0 to --rate, before the warm-up */
     double drain_s;
     bool ack_manual;
     uint32_t ack_every;
@@ -148,11 +157,12 @@ struct config {
     uint32_t inflight;
     const char *prefix;
     bool json;
-    const char *ca;  /* --ca: CA file for wss:// */
-    double zipf;     /* market data: Zipf exponent of symbol popularity; 0: round-robin */
-    bool resume;     /* resume storm halfway through the measurement */
-    const char *csv; /* --csv FILE: time series */
-    bool progress;   /* progress lines on stderr every second */
+    const char *ca;           /* --ca: CA file for wss:// */
+    double zipf;              /* market data: Zipf exponent of symbol popularity; 0: round-robin */
+    uint32_t symbols_per_sub; /* subscriptions per subscriber connection (distinct topics) */
+    bool resume;              /* resume storm halfway through the measurement */
+    const char *csv;          /* --csv FILE: time series */
+    bool progress;            /* progress lines on stderr every second */
 };
 
 struct topic_name {
@@ -175,7 +185,8 @@ struct run {
     pthread_barrier_t barrier;
     bool abort;
     uint64_t t_start;    /* first publish */
-    uint64_t t_measure;  /* end of warm-up */
+    uint64_t ramp_ns;    /* --ramp: the rate rises from 0 over [t_start, t_start + ramp_ns) */
+    uint64_t t_measure;  /* end of ramp + warm-up */
     uint64_t t_end;      /* end of measurement: publishing stops */
     uint64_t t_drain;    /* the latest a subscriber waits for the tail */
     uint64_t *final_seq; /* per topic: the highest confirmed seq, 0 if none */
@@ -199,16 +210,11 @@ enum conn_state {
 
 /* One connection's transport; owned by one worker, buffers allocated once. */
 struct conn {
-    int fd;
-    WOLFSSL *ssl; /* wss:// only */
+    struct conn_io io; /* socket, TLS, output and input buffers */
     enum conn_state state;
-    bool want_write; /* EPOLLOUT registered */
     bool welcomed;
-    uint32_t index; /* position within the worker's connections */
-    uint8_t *out;   /* bytes queued for the socket: [out_off, out_len) */
-    size_t out_off, out_len, out_cap;
-    uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
-    size_t in_len, in_cap;
+    uint32_t subs_pending; /* subscriber: subscriptions not yet answered while joining */
+    uint32_t index;        /* position within the worker's connections */
     uint8_t *stream; /* nats, mqtt: message payloads not yet parsed; their packets span frames */
     size_t stream_len;
     uint64_t stream_frame_left; /* nats, mqtt: payload bytes of a frame still to come */
@@ -224,6 +230,7 @@ struct conn {
  */
 struct subscription {
     uint32_t topic;
+    uint32_t conn; /* index of its connection within the worker */
     bool subscribed;
     bool ack_listed; /* on the worker's ack list */
     uint64_t start;  /* subscribed.head + 1: the first seq due */
@@ -269,7 +276,7 @@ struct worker {
     struct run *run;
     enum role role;
     uint32_t id;
-    int epfd;
+    struct ring_loop loop;
     struct conn *conns;
     uint32_t nconns;
     uint32_t base;   /* run-wide number of conns[0], for messages */
@@ -303,6 +310,32 @@ struct worker {
 
 static struct run g_run;
 
+/* Subscriber connection c's subscriptions: symbols_per_sub of them, each on a
+ * different topic, from w->subs[c->index * symbols_per_sub] on. */
+static struct subscription *conn_subs(const struct worker *w, const struct conn *c)
+{
+    return &w->subs[(size_t)c->index * w->run->cfg.symbols_per_sub];
+}
+
+/* The subscription of c on the topic named `name`, or NULL. */
+static struct subscription *conn_sub_named(const struct worker *w, const struct conn *c,
+                                           struct ws_str name)
+{
+    struct subscription *subs = conn_subs(w, c);
+    for (uint32_t j = 0; j < w->run->cfg.symbols_per_sub; j++) {
+        const struct topic_name *t = &w->run->topics[subs[j].topic];
+        if (name.len == t->len && memcmp(name.ptr, t->text, t->len) == 0)
+            return &subs[j];
+    }
+    return NULL;
+}
+
+/* All subscriptions of the worker: nconns * symbols_per_sub. */
+static uint32_t worker_sub_count(const struct worker *w)
+{
+    return w->role == ROLE_SUBSCRIBER ? w->nconns * w->run->cfg.symbols_per_sub : 0;
+}
+
 /* ---- errors and connection plumbing ----------------------------------- */
 
 static void note_error(struct worker *w, const struct conn *c, enum err_kind kind, const char *fmt,
@@ -331,10 +364,7 @@ static void conn_close(struct worker *w, struct conn *c)
 {
     if (c->state == CONN_DONE)
         return;
-    tls_conn_free(&c->ssl);
-    if (c->fd >= 0)
-        close(c->fd); /* also drops it from the epoll set */
-    c->fd = -1;
+    conn_io_close(&w->loop, &c->io);
     c->state = CONN_DONE;
     w->open--;
 }
@@ -350,63 +380,32 @@ conn_fail(struct worker *w, struct conn *c, enum err_kind kind, const char *fmt,
     conn_close(w, c);
 }
 
-/* Registers interest in writability only while output is pending, so the
- * level-triggered loop does not spin on an always-writable socket. */
-static void conn_want_write(struct worker *w, struct conn *c, bool on)
+static void conn_on_send_error(struct worker *w, struct conn *c, int err)
 {
-    if (c->want_write == on)
-        return;
-    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
-    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-    c->want_write = on;
+    if (c->state == CONN_CLOSING)
+        conn_close(w, c);
+    else
+        conn_fail(w, c, c->state == CONN_HANDSHAKING ? ERR_HANDSHAKE : ERR_CLOSED, "send: %s",
+                  strerror(err));
 }
 
-/* Room for `need` more output bytes, compacting the buffer if that helps;
- * NULL when there is none (the socket is backed up). */
-static uint8_t *conn_out_reserve(struct conn *c, size_t need)
-{
-    if (c->out_cap - c->out_len < need && c->out_off > 0) {
-        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-        c->out_len -= c->out_off;
-        c->out_off = 0;
-    }
-    return c->out_cap - c->out_len >= need ? c->out + c->out_len : NULL;
-}
+static const struct conn_io_ops conn_ops; /* the transport's calls, defined with worker_poll */
 
 static void conn_flush(struct worker *w, struct conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t n = lg_send(c->fd, c->ssl, c->out + c->out_off, c->out_len - c->out_off);
-        if (n > 0) {
-            c->out_off += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            conn_want_write(w, c, true);
-            return;
-        } else {
-            if (c->state == CONN_CLOSING)
-                conn_close(w, c);
-            else
-                conn_fail(w, c, c->state == CONN_HANDSHAKING ? ERR_HANDSHAKE : ERR_CLOSED,
-                          "send: %s", strerror(errno));
-            return;
-        }
-    }
-    c->out_off = c->out_len = 0;
-    conn_want_write(w, c, false);
+    conn_io_flush(&w->loop, &c->io, &conn_ops, w);
 }
 
 /* Queues one masked frame; false when the output buffer has no room. */
 static bool conn_queue_frame(struct worker *w, struct conn *c, uint8_t opcode,
                              const uint8_t *payload, size_t len)
 {
-    uint8_t *dst = conn_out_reserve(c, WS_FRAME_MAX_HEADER + len);
+    uint8_t *dst = conn_io_reserve(&c->io, WS_FRAME_MAX_HEADER + len);
     if (dst == NULL)
         return false;
     uint32_t mask = (uint32_t)rng_next(&w->rng);
-    c->out_len += ws_frame_encode_client(dst, c->out_cap - c->out_len, payload, len, opcode, true,
-                                         (const uint8_t *)&mask);
+    c->io.out_len += ws_frame_encode_client(dst, c->io.out_cap - c->io.out_len, payload, len,
+                                            opcode, true, (const uint8_t *)&mask);
     return true;
 }
 
@@ -430,47 +429,40 @@ static void conn_queue_close(struct worker *w, struct conn *c)
 static void conn_start_connect(struct worker *w, struct conn *c)
 {
     const struct target *t = &w->run->target;
-    c->fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     c->state = CONN_CONNECTING;
-    c->want_write = true;
     w->open++;
-    if (c->fd < 0) {
-        conn_fail(w, c, ERR_CONNECT, "socket: %s", strerror(errno));
+    int rc = conn_io_connect(&w->loop, &c->io, t, w->run->tls != NULL);
+    if (rc < 0) {
+        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(-rc));
         return;
     }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (w->run->tls != NULL) {
-        c->ssl = tls_conn_new(w->run->tls, c->fd, t, w->run->cfg.ca != NULL);
-        if (c->ssl == NULL) {
+        c->io.ssl = tls_conn_new(w->run->tls, c->io.sock.fd, t, w->run->cfg.ca != NULL);
+        if (c->io.ssl == NULL)
             conn_fail(w, c, ERR_CONNECT, "cannot set up a TLS session");
-            return;
-        }
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-    epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev);
-    if (connect(c->fd, (const struct sockaddr *)&t->addr, t->addr_len) < 0 && errno != EINPROGRESS)
-        conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(errno));
 }
 
-static void conn_finish_connect(struct worker *w, struct conn *c)
+/* ws://: the ring's connect completed with res; wss://: the socket is ready
+ * (res 0; its error is in SO_ERROR). */
+static void conn_finish_connect(struct worker *w, struct conn *c, int res)
 {
-    int err = 0;
+    int err = -res;
     socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (c->io.ssl != NULL && getsockopt(c->io.sock.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err != 0) {
         conn_fail(w, c, ERR_CONNECT, "connect: %s", strerror(err));
         return;
     }
-    if (c->ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
+    if (c->io.ssl != NULL) { /* TLS first, still CONN_CONNECTING; every event comes back here */
         char why[160];
-        switch (tls_connect_step(c->ssl, why, sizeof why)) {
+        switch (tls_connect_step(c->io.ssl, why, sizeof why)) {
         case TLS_STEP_WANT_READ:
-            conn_want_write(w, c, false);
+            conn_io_want_write(&w->loop, &c->io, false);
             return;
         case TLS_STEP_WANT_WRITE:
-            conn_want_write(w, c, true);
+            conn_io_want_write(&w->loop, &c->io, true);
             return;
         case TLS_STEP_FAILED:
             conn_fail(w, c, ERR_HANDSHAKE, "%s", why);
@@ -479,11 +471,18 @@ static void conn_finish_connect(struct worker *w, struct conn *c)
             break;
         }
     }
-    c->out_off = 0;
+    conn_io_connected(&w->loop, &c->io);
+    c->io.out_off = 0;
     static const char *const subprotocols[ADAPTER_KINDS] = {
         [ADAPTER_WSBROKER] = WSB_SUBPROTOCOL, [ADAPTER_MQTT] = MQTT_SUBPROTOCOL};
-    c->out_len = handshake_write_request((char *)c->out, c->out_cap, &w->run->target,
-                                         subprotocols[w->run->cfg.adapter], &w->rng, c->key);
+    uint8_t raw[HANDSHAKE_KEY_BYTES];
+    rng_fill(&w->rng, raw, sizeof raw);
+    const struct target *t = &w->run->target;
+    struct handshake_request req = {.host = t->host,
+                                    .port = t->port,
+                                    .path = t->path,
+                                    .subprotocol = subprotocols[w->run->cfg.adapter]};
+    c->io.out_len = handshake_write_request((char *)c->io.out, c->io.out_cap, &req, raw, c->key);
     c->state = CONN_HANDSHAKING;
     conn_flush(w, c);
 }
@@ -508,20 +507,23 @@ static void conn_join_peer(struct worker *w, struct conn *c)
 {
     const struct run *run = w->run;
     bool sub = w->role == ROLE_SUBSCRIBER;
-    const struct topic_name *t = sub ? &run->topics[w->subs[c->index].topic] : NULL;
+    uint32_t k = sub ? run->cfg.symbols_per_sub : 0;
+    const struct subscription *subs = sub ? conn_subs(w, c) : NULL;
     char *text = (char *)w->scratch;
     uint8_t *bin = w->scratch;
     size_t cap = w->scratch_cap, n = 0;
     bool ok = true;
     c->state = CONN_JOINING;
     switch (run->cfg.adapter) {
-    case ADAPTER_NATS:
+    case ADAPTER_NATS: /* one PONG answers CONNECT and every SUB before it */
         n = nats_write_connect(text, cap);
-        if (sub && n > 0)
-            n += nats_write_sub(text + n, cap - n, t->text, t->len, c->index + 1);
-        if (n > 0)
-            n += nats_write_ping(text + n, cap - n);
         ok = conn_queue_bytes(w, c, text, n);
+        for (uint32_t j = 0; ok && j < k; j++) {
+            const struct topic_name *t = &run->topics[subs[j].topic];
+            n = nats_write_sub(text, cap, t->text, t->len, c->index * k + j + 1);
+            ok = conn_queue_bytes(w, c, text, n);
+        }
+        ok = ok && conn_queue_bytes(w, c, text, nats_write_ping(text, cap));
         break;
     case ADAPTER_MQTT: {
         char id[48];
@@ -529,16 +531,19 @@ static void conn_join_peer(struct worker *w, struct conn *c)
                              (unsigned)rng_next(&w->rng));
         n = mqtt_write_connect(bin, cap, id, (size_t)idlen);
         ok = conn_queue_bytes(w, c, bin, n);
-        if (ok && sub) {
-            n = mqtt_write_subscribe(bin, cap, 1, t->text, t->len);
+        c->subs_pending = k; /* one SUBACK each */
+        for (uint32_t j = 0; ok && j < k; j++) {
+            const struct topic_name *t = &run->topics[subs[j].topic];
+            n = mqtt_write_subscribe(bin, cap, (uint16_t)(j + 1), t->text, t->len);
             ok = conn_queue_bytes(w, c, bin, n);
         }
         break;
     }
-    default: /* raw */
+    default: /* raw: one topic, one subscription */
         if (sub) {
-            w->subs[c->index].subscribed = true;
-            w->subs[c->index].start = w->subs[c->index].next = 1;
+            struct subscription *s = conn_subs(w, c);
+            s->subscribed = true;
+            s->start = s->next = 1;
         }
         conn_ready(w, c);
         break;
@@ -557,19 +562,23 @@ static void conn_join(struct worker *w, struct conn *c)
     struct wsb_request hello = {.op = WSB_OP_HELLO, .version = WSB_PROTOCOL_VERSION};
     bool ok = conn_queue_request(w, c, &hello);
     if (w->role == ROLE_SUBSCRIBER) {
-        const struct topic_name *t = &w->run->topics[w->subs[c->index].topic];
-        struct wsb_request sub = {
-            .op = WSB_OP_SUB,
-            .topic = {t->text, t->len},
-            .ack = cfg->ack_manual ? WSB_ACK_MANUAL : WSB_ACK_NONE,
-            .window = cfg->window,
-        };
-        const struct subscription *s = &w->subs[c->index];
-        if (s->resuming) { /* exactly the seqs after the last one accounted for */
-            sub.has_from = true;
-            sub.from = s->next - 1;
+        const struct subscription *subs = conn_subs(w, c);
+        c->subs_pending = cfg->symbols_per_sub; /* one `subscribed` each */
+        for (uint32_t j = 0; j < cfg->symbols_per_sub; j++) {
+            const struct subscription *s = &subs[j];
+            const struct topic_name *t = &w->run->topics[s->topic];
+            struct wsb_request sub = {
+                .op = WSB_OP_SUB,
+                .topic = {t->text, t->len},
+                .ack = cfg->ack_manual ? WSB_ACK_MANUAL : WSB_ACK_NONE,
+                .window = cfg->window,
+            };
+            if (s->resuming) { /* exactly the seqs after the last one accounted for */
+                sub.has_from = true;
+                sub.from = s->next - 1;
+            }
+            ok = ok && conn_queue_request(w, c, &sub);
         }
-        ok = ok && conn_queue_request(w, c, &sub);
     }
     if (!ok) {
         conn_fail(w, c, ERR_JOIN, "cannot encode hello/sub");
@@ -580,10 +589,10 @@ static void conn_join(struct worker *w, struct conn *c)
 
 static void conn_read_handshake(struct worker *w, struct conn *c)
 {
-    const char *resp = (const char *)c->in;
-    const char *head_end = memmem(resp, c->in_len, "\r\n\r\n", 4);
+    const char *resp = (const char *)c->io.in;
+    const char *head_end = memmem(resp, c->io.in_len, "\r\n\r\n", 4);
     if (head_end == NULL) {
-        if (c->in_len >= HANDSHAKE_MAX_RESPONSE)
+        if (c->io.in_len >= HANDSHAKE_MAX_RESPONSE)
             conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
         return;
     }
@@ -594,8 +603,8 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
         conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, (int)(eol - resp), resp);
         return;
     }
-    memmove(c->in, c->in + head_len, c->in_len - head_len); /* early frames, if any */
-    c->in_len -= head_len;
+    memmove(c->io.in, c->io.in + head_len, c->io.in_len - head_len); /* early frames, if any */
+    c->io.in_len -= head_len;
     conn_join(w, c);
 }
 
@@ -744,7 +753,12 @@ static void sub_check_resumed(struct worker *w, struct subscription *s, uint64_t
 
 static void sub_on_gap(struct worker *w, struct conn *c, const struct wsb_event *ev)
 {
-    struct subscription *s = &w->subs[c->index];
+    struct subscription *s = conn_sub_named(w, c, ev->topic);
+    if (s == NULL) {
+        conn_error(w, c, ERR_PROTOCOL, "gap on topic '%.*s', not subscribed", (int)ev->topic.len,
+                   ev->topic.ptr);
+        return;
+    }
     w->n.gap_envelopes++;
     if (ev->from > ev->to || ev->from < s->start) {
         conn_error(w, c, ERR_SEQUENCE, "gap %llu..%llu outside the subscription (from %llu)",
@@ -814,7 +828,7 @@ static void sub_note_delivery(struct worker *w, struct conn *c, struct subscript
     }
     if (!s->ack_listed) {
         s->ack_listed = true;
-        w->ack_list[w->ack_count++] = c->index;
+        w->ack_list[w->ack_count++] = (uint32_t)(s - w->subs);
     }
 }
 
@@ -824,15 +838,15 @@ static void sub_ack_tick(struct worker *w)
     uint32_t count = w->ack_count;
     w->ack_count = 0;
     for (uint32_t i = 0; i < count; i++) {
-        struct conn *c = &w->conns[w->ack_list[i]];
-        struct subscription *s = &w->subs[c->index];
+        struct subscription *s = &w->subs[w->ack_list[i]];
+        struct conn *c = &w->conns[s->conn];
         s->ack_listed = false;
         if (c->state != CONN_READY)
             continue;
         sub_send_ack(w, c, s);
         if (s->ack_to > s->acked) { /* no room: try again next tick */
             s->ack_listed = true;
-            w->ack_list[w->ack_count++] = c->index;
+            w->ack_list[w->ack_count++] = w->ack_list[i];
         }
         conn_flush(w, c);
     }
@@ -846,18 +860,17 @@ static void sub_on_delivery(struct worker *w, struct conn *c, struct ws_str topi
                             struct ws_str data, uint64_t seq, bool redelivered, uint64_t now)
 {
     const struct run *run = w->run;
-    struct subscription *s = &w->subs[c->index];
-    const struct topic_name *t = &run->topics[s->topic];
+    struct subscription *s = conn_sub_named(w, c, topic);
+    if (s == NULL) {
+        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', not subscribed to it", (int)topic.len,
+                   topic.ptr);
+        return;
+    }
     if (!s->subscribed) {
         conn_fail(w, c, ERR_PROTOCOL, "msg before subscribed");
         return;
     }
     struct stamp stamp;
-    if (topic.len != t->len || memcmp(topic.ptr, t->text, t->len) != 0) {
-        conn_error(w, c, ERR_PAYLOAD, "msg of topic '%.*s', subscribed to '%s'", (int)topic.len,
-                   topic.ptr, t->text);
-        return;
-    }
     if (!data_read(run, data, &stamp)) {
         conn_error(w, c, ERR_PAYLOAD, "msg seq %llu: data is not what was published",
                    (unsigned long long)seq);
@@ -891,15 +904,14 @@ static void sub_on_msg(struct worker *w, struct conn *c, const struct wsb_event 
 
 static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb_event *ev)
 {
-    struct subscription *s = &w->subs[c->index];
-    const struct topic_name *t = &w->run->topics[s->topic];
-    if (s->subscribed || !c->welcomed) {
-        conn_fail(w, c, ERR_PROTOCOL, "unexpected subscribed");
+    struct subscription *s = conn_sub_named(w, c, ev->match);
+    if (s == NULL) {
+        conn_fail(w, c, ERR_PROTOCOL, "subscribed to '%.*s', never asked for", (int)ev->match.len,
+                  ev->match.ptr);
         return;
     }
-    if (ev->match.len != t->len || memcmp(ev->match.ptr, t->text, t->len) != 0) {
-        conn_fail(w, c, ERR_PROTOCOL, "subscribed to '%.*s', asked for '%s'", (int)ev->match.len,
-                  ev->match.ptr, t->text);
+    if (s->subscribed || !c->welcomed || c->subs_pending == 0) {
+        conn_fail(w, c, ERR_PROTOCOL, "unexpected subscribed");
         return;
     }
     s->subscribed = true;
@@ -909,7 +921,8 @@ static void sub_on_subscribed(struct worker *w, struct conn *c, const struct wsb
     } else {
         s->start = s->next = ev->head + 1;
     }
-    conn_ready(w, c);
+    if (--c->subs_pending == 0)
+        conn_ready(w, c);
 }
 
 static void sub_on_envelope(struct worker *w, struct conn *c, const struct wsb_event *ev,
@@ -1024,7 +1037,7 @@ static uint32_t topic_of_publish(const struct run *run, uint64_t n)
 static uint64_t pub_due(const struct worker *w, uint32_t p, uint64_t k)
 {
     double slot = (double)pub_global_number(w->run, p, k);
-    return w->run->t_start + (uint64_t)(slot * w->slot_ns);
+    return open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, slot);
 }
 
 /* Publishes up to the unconfirmed limit (closed loop), or what is due under
@@ -1142,10 +1155,17 @@ static void conn_on_peer_event(struct worker *w, struct conn *c, const struct pe
     case PEER_EV_SUBSCRIBED: /* MQTT */
         if (!joining || (ev->kind == PEER_EV_CONNECTED && sub))
             break;
+        if (ev->kind == PEER_EV_SUBSCRIBED && c->subs_pending > 1) {
+            c->subs_pending--; /* MQTT: one SUBACK per SUBSCRIBE */
+            break;
+        }
+        c->subs_pending = 0;
         if (sub) {
-            struct subscription *s = &w->subs[c->index];
-            s->subscribed = true;
-            s->start = s->next = 1; /* the publisher stamps seqs from 1 */
+            struct subscription *subs = conn_subs(w, c);
+            for (uint32_t j = 0; j < w->run->cfg.symbols_per_sub; j++) {
+                subs[j].subscribed = true;
+                subs[j].start = subs[j].next = 1; /* the publisher stamps seqs from 1 */
+            }
         }
         conn_ready(w, c);
         break;
@@ -1169,8 +1189,8 @@ static void conn_on_peer_event(struct worker *w, struct conn *c, const struct pe
 }
 
 /* The stream buffer holds a partial message (under in_cap) plus one chunk
- * of c->in. */
-#define STREAM_CAP(c) (2 * (c)->in_cap)
+ * of c->io.in. */
+#define STREAM_CAP(c) (2 * (c)->io.in_cap)
 
 static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_t *bytes,
                                   size_t len, uint64_t now);
@@ -1187,7 +1207,7 @@ static void conn_on_peer_frame(struct worker *w, struct conn *c, const struct ws
     if (run->cfg.adapter == ADAPTER_RAW) {
         if (w->role != ROLE_SUBSCRIBER)
             return;
-        const struct topic_name *t = &run->topics[w->subs[c->index].topic];
+        const struct topic_name *t = &run->topics[conn_subs(w, c)->topic];
         sub_on_delivery(w, c, (struct ws_str){t->text, t->len},
                         (struct ws_str){(const char *)f->payload, (size_t)f->payload_len}, 0, false,
                         now);
@@ -1197,7 +1217,7 @@ static void conn_on_peer_frame(struct worker *w, struct conn *c, const struct ws
 }
 
 /* Appends bytes of a NATS or MQTT byte stream and handles every complete
- * message in it. Frames may be far larger than c->in (nats-server sends
+ * message in it. Frames may be far larger than c->io.in (nats-server sends
  * hundreds of KiB in one), so their payloads arrive here piece by piece. */
 static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_t *bytes,
                                   size_t len, uint64_t now)
@@ -1205,7 +1225,7 @@ static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_
     const struct run *run = w->run;
     if (len > STREAM_CAP(c) - c->stream_len) {
         conn_fail(w, c, ERR_PROTOCOL, "%s message over %zu bytes", adapter_names[run->cfg.adapter],
-                  c->in_cap);
+                  c->io.in_cap);
         return;
     }
     memcpy(c->stream + c->stream_len, bytes, len);
@@ -1269,20 +1289,20 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
     bool streamed = w->run->cfg.adapter == ADAPTER_NATS || w->run->cfg.adapter == ADAPTER_MQTT;
     while (c->state >= CONN_JOINING && c->state <= CONN_CLOSING) {
         if (c->stream_frame_left > 0) { /* the rest of a large peer frame */
-            size_t take = c->in_len - off;
+            size_t take = c->io.in_len - off;
             if (take > c->stream_frame_left)
                 take = (size_t)c->stream_frame_left;
             if (take == 0)
                 break;
             c->stream_frame_left -= take;
             if (c->state != CONN_CLOSING)
-                conn_feed_peer_stream(w, c, c->in + off, take, now);
+                conn_feed_peer_stream(w, c, c->io.in + off, take, now);
             off += take;
             continue;
         }
         struct ws_frame f;
         memset(&f, 0, sizeof f);
-        ssize_t n = ws_frame_parse(c->in + off, c->in_len - off, &f);
+        ssize_t n = ws_frame_parse(c->io.in + off, c->io.in_len - off, &f);
         if (n == WS_FRAME_INCOMPLETE && streamed && f.header_len > 0 && f.fin && f.rsv == 0 &&
             !f.masked && (f.opcode == WS_OP_BINARY || f.opcode == WS_OP_TEXT)) {
             /* a peer's data frame not all here yet: take its payload as it comes */
@@ -1291,7 +1311,7 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
             continue;
         }
         if (n == WS_FRAME_INCOMPLETE) {
-            if (f.header_len > 0 && f.header_len + f.payload_len > c->in_cap)
+            if (f.header_len > 0 && f.header_len + f.payload_len > c->io.in_cap)
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
                           (unsigned long long)f.payload_len);
             break;
@@ -1306,8 +1326,8 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
     if (c->state == CONN_DONE)
         return;
     if (off > 0) {
-        memmove(c->in, c->in + off, c->in_len - off);
-        c->in_len -= off;
+        memmove(c->io.in, c->io.in + off, c->io.in_len - off);
+        c->io.in_len -= off;
     }
     if (w->role == ROLE_PUBLISHER)
         pub_pump(w, c, now);
@@ -1333,70 +1353,69 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* One read from the socket per event for ws://. Over TLS one wolfSSL_read
- * yields at most one record, so it reads on until wolfSSL wants the socket
- * again, up to TLS_READ_BUDGET reads (reading until WANT_READ without a bound
- * lets one busy connection starve the others: its socket keeps refilling),
- * and past that only while wolfSSL still holds received bytes, which epoll
- * would not report. */
-static void conn_on_readable(struct worker *w, struct conn *c, uint64_t now)
+/* Parses what c->io.in holds: the 101 response, then frames. */
+static void conn_on_input(struct worker *w, struct conn *c, uint64_t now)
 {
-    unsigned budget = TLS_READ_BUDGET;
-    do {
-        if (c->ssl != NULL && c->in_len == c->in_cap)
-            return; /* conn_read_frames failed anything that cannot fit */
-        ssize_t n = lg_recv(c->fd, c->ssl, c->in + c->in_len, c->in_cap - c->in_len);
-        if (n == 0) {
-            conn_on_eof(w, c, "broker closed the connection");
+    if (c->state == CONN_HANDSHAKING) {
+        conn_read_handshake(w, c);
+        if (c->state != CONN_JOINING)
             return;
-        }
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                conn_on_eof(w, c, strerror(errno));
-            return;
-        }
-        c->in_len += (size_t)n;
-        if (c->state == CONN_HANDSHAKING) {
-            conn_read_handshake(w, c);
-            if (c->state != CONN_JOINING)
-                return;
-            conn_flush(w, c);
-            if (c->state == CONN_DONE)
-                return;
-        }
-        conn_read_frames(w, c, now);
-        if (c->ssl != NULL)
-            now = now_ns(); /* the next read may take bytes that arrived since */
-    } while (c->ssl != NULL && c->state != CONN_DONE && (--budget > 0 || tls_has_pending(c->ssl)));
-}
-
-static void conn_on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
-{
-    if (c->state == CONN_DONE)
-        return;
-    if (c->state == CONN_CONNECTING) {
-        conn_finish_connect(w, c);
-        return;
-    }
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-        conn_on_readable(w, c, now);
-    if (c->state != CONN_DONE && (events & EPOLLOUT))
         conn_flush(w, c);
+        if (c->state == CONN_DONE)
+            return;
+    }
+    conn_read_frames(w, c, now);
 }
 
 /* ---- worker ----------------------------------------------------------- */
 
+/* ---- the transport's calls (conn_io.h) ---------------------------------- */
+
+static struct conn_io *worker_io_of(void *ctx, uint32_t index)
+{
+    struct worker *w = ctx;
+    return index < w->nconns ? &w->conns[index].io : NULL;
+}
+
+static void worker_on_connect(void *ctx, uint32_t index, int res)
+{
+    struct worker *w = ctx;
+    conn_finish_connect(w, &w->conns[index], res);
+}
+
+static void worker_on_input(void *ctx, uint32_t index, uint64_t now)
+{
+    struct worker *w = ctx;
+    conn_on_input(w, &w->conns[index], now);
+}
+
+static void worker_on_eof(void *ctx, uint32_t index, const char *why, bool overflow)
+{
+    struct worker *w = ctx;
+    if (overflow)
+        conn_fail(w, &w->conns[index], ERR_PROTOCOL, "%s", why);
+    else
+        conn_on_eof(w, &w->conns[index], why);
+}
+
+static void worker_on_send_error(void *ctx, uint32_t index, int err)
+{
+    struct worker *w = ctx;
+    conn_on_send_error(w, &w->conns[index], err);
+}
+
+static const struct conn_io_ops conn_ops = {
+    .io_of = worker_io_of,
+    .on_connect = worker_on_connect,
+    .on_input = worker_on_input,
+    .on_eof = worker_on_eof,
+    .on_send_error = worker_on_send_error,
+};
+
 /* Waits for and handles one batch of events; waits at most until `until`. */
 static void worker_poll(struct worker *w, uint64_t until)
 {
-    struct epoll_event evs[EPOLL_BATCH];
-    uint64_t now = now_ns();
-    uint64_t wait = until > now ? until - now : 0;
-    struct timespec ts = {.tv_sec = (time_t)(wait / NS_PER_S), .tv_nsec = (long)(wait % NS_PER_S)};
-    int n = epoll_pwait2(w->epfd, evs, EPOLL_BATCH, &ts, NULL);
-    now = now_ns();
-    for (int i = 0; i < n; i++)
-        conn_on_event(w, evs[i].data.ptr, evs[i].events, now);
+    conn_io_wait(&w->loop, until, &conn_ops, w);
 }
 
 /* Connects every connection and waits, bounded, for each to be welcomed
@@ -1410,7 +1429,7 @@ static void worker_join_all(struct worker *w)
         worker_poll(w, deadline);
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        if (c->state == CONN_CONNECTING && c->ssl != NULL)
+        if (c->state == CONN_CONNECTING && c->io.ssl != NULL)
             conn_fail(w, c, ERR_CONNECT, "no TCP connection and TLS handshake within %d ms",
                       JOIN_TIMEOUT_MS);
         else if (c->state == CONN_CONNECTING)
@@ -1428,7 +1447,8 @@ static void worker_join_all(struct worker *w)
 static uint64_t pub_visit_slots(struct worker *w, uint64_t now)
 {
     for (;;) {
-        uint64_t due = w->run->t_start + (uint64_t)((double)w->next_slot * w->slot_ns);
+        uint64_t due =
+            open_loop_due(w->run->t_start, w->slot_ns, w->run->ramp_ns, (double)w->next_slot);
         if (due > now)
             return due;
         struct conn *c = &w->conns[w->next_slot % w->nconns];
@@ -1456,11 +1476,11 @@ static bool pub_write_ahead(struct worker *w, uint64_t now)
     bool room = false;
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        if (c->state != CONN_READY || c->want_write)
-            continue; /* not joined, or waiting for EPOLLOUT */
+        if (c->state != CONN_READY || conn_io_backed_up(&c->io))
+            continue; /* not joined, or the socket has not taken the last batch */
         pub_pump(w, c, now);
         conn_flush(w, c);
-        room = room || (c->state == CONN_READY && !c->want_write);
+        room = room || (c->state == CONN_READY && !conn_io_backed_up(&c->io));
     }
     return room;
 }
@@ -1501,9 +1521,9 @@ static void pub_run_load(struct worker *w)
 static bool sub_all_caught_up(const struct worker *w)
 {
     const uint64_t *final = w->run->final_seq;
-    for (uint32_t i = 0; i < w->nconns; i++) {
+    for (uint32_t i = 0; i < worker_sub_count(w); i++) {
         const struct subscription *s = &w->subs[i];
-        if (w->conns[i].state == CONN_READY && s->next <= final[s->topic])
+        if (w->conns[s->conn].state == CONN_READY && s->next <= final[s->topic])
             return false;
     }
     return true;
@@ -1516,21 +1536,24 @@ static void sub_resume_storm(struct worker *w, uint64_t now)
 {
     w->resumed = true;
     w->resume_start = now;
+    uint32_t k = w->run->cfg.symbols_per_sub;
     for (uint32_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
-        struct subscription *s = &w->subs[i];
         if (c->state != CONN_READY)
             continue;
         conn_close(w, c);
-        c->in_len = c->out_off = c->out_len = 0;
+        c->io.in_len = c->io.out_off = c->io.out_len = 0;
         c->welcomed = false;
-        s->subscribed = false;
-        s->resuming = true;
+        struct subscription *subs = conn_subs(w, c);
+        for (uint32_t j = 0; j < k; j++) {
+            subs[j].subscribed = false;
+            subs[j].resuming = true;
+            w->n.resumes++;
+        }
         w->joined--;
-        w->n.resumes++;
     }
     for (uint32_t i = 0; i < w->nconns; i++)
-        if (w->subs[i].resuming)
+        if (conn_subs(w, &w->conns[i])->resuming)
             conn_start_connect(w, &w->conns[i]);
 }
 
@@ -1579,7 +1602,7 @@ static void sub_count_undelivered(struct worker *w)
 {
     if (!atomic_load_explicit(&w->run->publish_done, memory_order_acquire))
         return;
-    for (uint32_t i = 0; i < w->nconns; i++) {
+    for (uint32_t i = 0; i < worker_sub_count(w); i++) {
         const struct subscription *s = &w->subs[i];
         uint64_t final = w->run->final_seq[s->topic];
         if (s->subscribed && final >= s->next)
@@ -1673,6 +1696,40 @@ static size_t in_frame_bound(const struct run *run)
     return msg + WS_FRAME_MAX_HEADER;
 }
 
+/* Subscriber number `sub` of the run (its connection is `conn` within its
+ * worker) takes symbols_per_sub distinct topics: with --zipf, drawn without
+ * replacement by Zipf popularity (a draw that repeats a topic is drawn again;
+ * after many repeats the most popular topics not yet taken fill the rest), else
+ * round-robin from sub on. The same subscriber gets the same topics in every
+ * run. */
+static void sub_pick_topics(const struct run *run, uint32_t sub, struct subscription *subs,
+                            uint32_t conn)
+{
+    const struct config *cfg = &run->cfg;
+    uint32_t k = cfg->symbols_per_sub;
+    uint32_t taken = 0;
+    uint64_t key = ~(uint64_t)sub;
+    for (uint32_t tries = 0; cfg->zipf > 0 && taken < k && tries < 64 * k; tries++) {
+        uint32_t topic = zipf_pick(&run->zipf, key);
+        key = key * 6364136223846793005ull + 1442695040888963407ull; /* the next draw's key */
+        bool dup = false;
+        for (uint32_t j = 0; j < taken && !dup; j++)
+            dup = subs[j].topic == topic;
+        if (!dup)
+            subs[taken++].topic = topic;
+    }
+    for (uint32_t topic = cfg->zipf > 0 ? 0 : sub % cfg->topics; taken < k;
+         topic = (topic + 1) % cfg->topics) {
+        bool dup = false;
+        for (uint32_t j = 0; j < taken && !dup; j++)
+            dup = subs[j].topic == topic;
+        if (!dup)
+            subs[taken++].topic = topic;
+    }
+    for (uint32_t j = 0; j < k; j++)
+        subs[j].conn = conn;
+}
+
 static bool worker_init(struct worker *w, struct run *run, enum role role, uint32_t id,
                         uint32_t base, uint32_t nconns)
 {
@@ -1684,12 +1741,18 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
     w->nconns = nconns;
     w->base = base;
     w->rng = rng_seed();
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->conns = calloc(nconns, sizeof *w->conns);
     w->scratch_cap = ENVELOPE_ROOM + MAX_BIN_HEADER + cfg->size + TOPIC_NAME_MAX;
     w->scratch = malloc(w->scratch_cap);
-    if (w->epfd < 0 || w->conns == NULL || w->scratch == NULL)
+    if (w->conns == NULL || w->scratch == NULL)
         return false;
+    int rc = ring_loop_init(
+        &w->loop, ring_buffer_count(nconns, RING_BUFS_PER_CONN, RING_BUFS_MIN, RING_BUFS_MAX),
+        RING_BUF_BYTES);
+    if (rc < 0) {
+        fprintf(stderr, "wsbroker-bench: io_uring setup: %s\n", strerror(-rc));
+        return false;
+    }
     size_t out_cap = SUB_OUT_BYTES + CONTROL_ROOM;
     size_t in_cap = in_frame_bound(run) + RECV_SLACK;
     /* nats-server and mosquitto pack many messages into one frame (nats-server
@@ -1713,26 +1776,27 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
         if (cfg->rate > 0)
             w->slot_ns = (double)NS_PER_S / cfg->rate;
     } else {
-        w->subs = calloc(nconns, sizeof *w->subs);
-        w->ack_list = calloc(nconns, sizeof *w->ack_list);
+        uint32_t k = cfg->symbols_per_sub;
+        w->subs = calloc((size_t)nconns * k, sizeof *w->subs);
+        w->ack_list = calloc((size_t)nconns * k, sizeof *w->ack_list);
         if (w->subs == NULL || w->ack_list == NULL)
             return false;
         for (uint32_t i = 0; i < nconns; i++)
-            w->subs[i].topic = cfg->zipf > 0 ? zipf_pick(&run->zipf, ~(uint64_t)(base + i))
-                                             : (base + i) % cfg->topics;
+            sub_pick_topics(run, base + i, &w->subs[(size_t)i * k], i);
     }
     if (cfg->csv != NULL && !series_init(&w->series, run->clock.count, role == ROLE_SUBSCRIBER))
         return false;
     for (uint32_t i = 0; i < nconns; i++) {
         struct conn *c = &w->conns[i];
-        c->fd = -1;
+        c->io.sock.fd = -1;
+        c->io.sock.index = i;
         c->index = i;
         c->state = CONN_DONE;
-        c->out_cap = out_cap;
-        c->in_cap = in_cap;
-        c->out = malloc(out_cap);
-        c->in = malloc(in_cap);
-        if (c->out == NULL || c->in == NULL)
+        c->io.out_cap = out_cap;
+        c->io.in_cap = in_cap;
+        c->io.out = malloc(out_cap);
+        c->io.in = malloc(in_cap);
+        if (c->io.out == NULL || c->io.in == NULL)
             return false;
         if (cfg->adapter == ADAPTER_NATS || cfg->adapter == ADAPTER_MQTT) {
             c->stream = malloc(STREAM_CAP(c));
@@ -1746,8 +1810,8 @@ static bool worker_init(struct worker *w, struct run *run, enum role role, uint3
 static void worker_free(struct worker *w)
 {
     for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
-        free(w->conns[i].out);
-        free(w->conns[i].in);
+        free(w->conns[i].io.out);
+        free(w->conns[i].io.in);
         free(w->conns[i].stream);
     }
     free(w->conns);
@@ -1759,8 +1823,7 @@ static void worker_free(struct worker *w)
     free(w->ack_list);
     free(w->scratch);
     free(w->data);
-    if (w->epfd > 0)
-        close(w->epfd);
+    ring_loop_free(&w->loop);
 }
 
 /* ---- command line ----------------------------------------------------- */
@@ -1774,14 +1837,17 @@ static void usage(FILE *to)
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
             "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
             "                   [--drain S] [--prefix NAME] [--ca FILE] [--zipf S] [--resume]\n"
-            "                   [--csv FILE] [--progress]\n"
+            "                   [--csv FILE] [--progress] [--ramp S] [--symbols-per-sub K]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
-            "  --subscribers  subscriber connections; subscriber i takes topic i %% T (default 1)\n"
+            "  --subscribers  subscriber connections; subscriber i takes topic i %% T, or K\n"
+            "                 topics from there with --symbols-per-sub (default 1)\n"
             "  --topics       topics PREFIX.0 .. PREFIX.T-1, published round-robin (default 1)\n"
             "  --size         data bytes per publish, %d..%u (a %d-byte stamp, then a pattern)\n"
             "  --rate         open loop: total publishes per second; 0 (default): closed loop\n"
             "  --duration     measured seconds (default %.0f, at most %.0f)\n"
             "  --warmup       seconds published before measuring (default %.0f)\n"
+            "  --ramp S       open loop: first raise the rate linearly from 0 to --rate over\n"
+            "                 S seconds (before the warm-up; not measured, like it)\n"
             "  --drain        at most this long after publishing stops, wait for the tail\n"
             "                 (default %.0f)\n"
             "  --ack          subscriptions' ack mode (default none); manual acks go out\n"
@@ -1793,6 +1859,8 @@ static void usage(FILE *to)
             "  --ca           wss://: verify the broker against this CA file (else unverified)\n"
             "  --zipf S       market data: subscriber i takes a symbol and each publish goes to\n"
             "                 a symbol, both chosen with Zipf(S) popularity (0: round-robin)\n"
+            "  --symbols-per-sub K  each subscriber subscribes to K different topics (default 1;\n"
+            "                 market: 10), with --zipf drawn without replacement by popularity\n"
             "  --resume       halfway through, every subscriber drops its connection and\n"
             "                 reconnects at once with sub.from = its last seq; reports the\n"
             "                 time until each has caught up\n"
@@ -1842,6 +1910,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"rate", required_argument, NULL, 'r'},
         {"duration", required_argument, NULL, 'd'},
         {"warmup", required_argument, NULL, 'w'},
+        {"ramp", required_argument, NULL, 'M'},
+        {"symbols-per-sub", required_argument, NULL, 'K'},
         {"drain", required_argument, NULL, 'D'},
         {"ack", required_argument, NULL, 'a'},
         {"ack-every", required_argument, NULL, 'e'},
@@ -1862,6 +1932,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
     *cfg = (struct config){.publishers = 1,
                            .subscribers = 1,
                            .topics = 1,
+                           .symbols_per_sub = 1,
                            .threads = 1,
                            .size = DEFAULT_SIZE,
                            .duration_s = DEFAULT_DURATION_S,
@@ -1896,6 +1967,13 @@ static void parse_args(struct config *cfg, int argc, char **argv)
             break;
         case 'w':
             cfg->warmup_s = parse_number("--warmup", optarg, 0, MAX_DURATION_S);
+            break;
+        case 'K':
+            cfg->symbols_per_sub =
+                (uint32_t)parse_number("--symbols-per-sub", optarg, 1, MAX_TOPICS);
+            break;
+        case 'M':
+            cfg->ramp_s = parse_number("--ramp", optarg, 0, MAX_DURATION_S);
             break;
         case 'D':
             cfg->drain_s = parse_number("--drain", optarg, 0, MAX_DRAIN_S);
@@ -1964,6 +2042,11 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         die_usage("--prefix: 1 to %d bytes", MAX_PREFIX);
     if (cfg->threads > cfg->subscribers)
         cfg->threads = cfg->subscribers;
+    if (cfg->symbols_per_sub > cfg->topics)
+        die_usage("--symbols-per-sub %u: more than the %u topics (each must be different)",
+                  cfg->symbols_per_sub, cfg->topics);
+    if (cfg->ramp_s > 0 && cfg->rate == 0)
+        die_usage("--ramp needs --rate (a closed loop has no rate to ramp)");
     if (cfg->adapter != ADAPTER_WSBROKER) {
         const char *name = adapter_names[cfg->adapter];
         if (cfg->publishers != 1)
@@ -2036,7 +2119,7 @@ static void check_sequencing(const struct run *run, const struct worker *subs, u
     /* each topic once, through the first subscriber on it that is subscribed */
     for (uint32_t i = 0; i < nsub; i++) {
         const struct worker *w = &subs[i];
-        for (uint32_t j = 0; j < w->nconns; j++) {
+        for (uint32_t j = 0; j < worker_sub_count(w); j++) {
             const struct subscription *s = &w->subs[j];
             uint32_t topic = s->topic;
             if (!s->subscribed || checked[topic])
@@ -2091,6 +2174,8 @@ static void report_table(const struct config *cfg, const struct totals *t)
         printf(" (every %u or 1 ms)", cfg->ack_every);
     printf(", ");
     print_mode(cfg, stdout);
+    if (cfg->ramp_s > 0)
+        printf(", %.1f s ramp", cfg->ramp_s);
     printf(", %.1f s (+%.1f s warm-up), %u+1 threads\n", cfg->duration_s, cfg->warmup_s,
            cfg->threads);
     printf("%12s %13s %9s %9s %9s %9s %9s %10s %9s %7s %7s\n", "published/s", "delivered/s", "MB/s",
@@ -2136,11 +2221,11 @@ static void report_json(const struct config *cfg, const struct totals *t)
     printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,"
            "\"size\":%zu,"
            "\"ack\":\"%s\",\"ack_every\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
-           "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,",
+           "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ramp_s\":%.3f,",
            bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
            cfg->ack_manual ? "manual" : "none", cfg->ack_every,
            cfg->window ? cfg->window : WSB_DEFAULT_WINDOW, cfg->rate, cfg->inflight, cfg->threads,
-           cfg->duration_s, cfg->warmup_s);
+           cfg->duration_s, cfg->warmup_s, cfg->ramp_s);
     printf("\"published_per_s\":%.1f,\"delivered_per_s\":%.1f,\"mb_per_s\":%.3f,", pub_s, del_s,
            del_s * (double)cfg->size / 1e6);
     printf("\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
@@ -2155,7 +2240,8 @@ static void report_json(const struct config *cfg, const struct totals *t)
                (unsigned long long)n->resumes, (unsigned long long)r->total,
                us(hist_percentile(r, 50)), us(hist_percentile(r, 99)), us(r->max));
     }
-    printf("\"zipf\":%.3f,\"adapter\":\"%s\",", cfg->zipf, adapter_names[cfg->adapter]);
+    printf("\"zipf\":%.3f,\"symbols_per_sub\":%u,\"adapter\":\"%s\",", cfg->zipf,
+           cfg->symbols_per_sub, adapter_names[cfg->adapter]);
     printf("\"delivery\":{\"due\":%llu,\"delivered\":%llu,\"gap_envelopes\":%llu,\"gap_msgs\":%llu,"
            "\"missing\":%llu,\"duplicates\":%llu,\"reorders\":%llu,\"after_gap\":%llu,"
            "\"redelivered\":%llu,\"undelivered\":%llu,\"faults\":%llu},",
@@ -2198,12 +2284,14 @@ static void start_or_abort(struct run *run, struct worker *workers, uint32_t cou
         return;
     }
     run->t_start = now_ns();
-    run->t_measure = run->t_start + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
+    run->ramp_ns = (uint64_t)(run->cfg.ramp_s * NS_PER_S);
+    run->t_measure = run->t_start + run->ramp_ns + (uint64_t)(run->cfg.warmup_s * NS_PER_S);
     run->t_end = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S);
     run->t_drain = run->t_end + (uint64_t)(run->cfg.drain_s * NS_PER_S);
     run->t_resume = run->t_measure + (uint64_t)(run->cfg.duration_s * NS_PER_S / 2);
     run->clock.t0 = run->t_start;
     run->clock.t_measure = run->t_measure;
+    run->clock.t_ramp_end = run->t_start + run->ramp_ns;
     run->clock.t_end = run->t_end;
 }
 
@@ -2230,7 +2318,8 @@ static bool run_prepare(struct run *run)
     atomic_init(&run->workers_done, 0);
     if (cfg->zipf > 0 && !zipf_init(&run->zipf, cfg->topics, cfg->zipf))
         return false;
-    double span_s = cfg->warmup_s + cfg->duration_s + cfg->drain_s + CLOSE_TIMEOUT_MS / 1000.0;
+    double span_s =
+        cfg->ramp_s + cfg->warmup_s + cfg->duration_s + cfg->drain_s + CLOSE_TIMEOUT_MS / 1000.0;
     series_clock_init(&run->clock, 0, (uint64_t)(span_s * NS_PER_S), 0, 0);
     return true;
 }
@@ -2254,9 +2343,10 @@ static void watch_progress(struct run *run, const struct worker *workers, uint32
             else
                 del += v;
         }
-        const char *phase = now < run->t_measure ? "warm-up"
-                            : now < run->t_end   ? "measure"
-                                                 : "drain/close";
+        const char *phase = now < run->t_start + run->ramp_ns ? "ramp"
+                            : now < run->t_measure            ? "warm-up"
+                            : now < run->t_end                ? "measure"
+                                                              : "drain/close";
         fprintf(stderr,
                 "wsbroker-bench: %6.1f s %-11s published %llu (+%llu), delivered %llu (+%llu)\n",
                 (double)(now - run->t_start) / NS_PER_S, phase, (unsigned long long)pub,
@@ -2374,7 +2464,7 @@ int pubsub_main(int argc, char **argv)
     if (run->abort || t == NULL)
         return 1;
     for (uint32_t i = 0; i < cfg->threads; i++)
-        for (uint32_t j = 0; j < workers[i].nconns; j++) {
+        for (uint32_t j = 0; j < worker_sub_count(&workers[i]); j++) {
             const struct subscription *s = &workers[i].subs[j];
             uint64_t final = run->final_seq[s->topic];
             if (s->subscribed && final >= s->start)

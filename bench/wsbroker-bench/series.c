@@ -18,6 +18,7 @@ void series_clock_init(struct series_clock *c, uint64_t t0, uint64_t span_ns, ui
     c->count = (uint32_t)need;
     c->t_measure = t_measure;
     c->t_end = t_end;
+    c->t_ramp_end = 0;
 }
 
 bool series_init(struct series *s, uint32_t count, bool latency)
@@ -47,6 +48,10 @@ void series_record(struct series *s, const struct series_clock *c, uint64_t now,
 
 static const char *series_phase(const struct series_clock *c, uint64_t start)
 {
+    if (c->t_end == c->t_measure)
+        return "measure"; /* no fixed end (a connection storm): all of it is measured */
+    if (start < c->t_ramp_end)
+        return "ramp";
     if (start < c->t_measure)
         return "warmup";
     return start < c->t_end ? "measure" : "drain";

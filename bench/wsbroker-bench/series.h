@@ -21,7 +21,9 @@ struct series_clock {
     uint64_t t0;          /* start of interval 0 (CLOCK_MONOTONIC ns) */
     uint64_t interval_ns; /* 1 s, or longer to stay within SERIES_MAX_INTERVALS */
     uint32_t count;
-    uint64_t t_measure, t_end; /* marks the phase of each row */
+    uint64_t t_measure, t_end; /* marks the phase of each row; equal: no fixed end, every row
+                                  is measured and the rows end at the last event */
+    uint64_t t_ramp_end;       /* rows before it are "ramp" (0: no ramp) */
 };
 
 struct series {

@@ -53,7 +53,7 @@ def run_bench(bench, scenario, args):
                       f"stderr: {p.stderr}")
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
     check(len(lines) == 1, f"one JSON line expected, got: {p.stdout!r}")
-    return json.loads(lines[0]), took
+    return json.loads(lines[0]), took, p.stderr
 
 
 def check_latency(lat, need_count=True):
@@ -126,6 +126,56 @@ def check_csv(path, plot_dir):
             check(f.read(8) == b"\x89PNG\r\n\x1a\n", "plot.gp did not write a PNG")
 
 
+def check_ramp(r, csv_path, rate, ramp_s, warmup_s, duration_s):
+    """--ramp: the ramp's publishes are sent but not measured; the measured
+    window runs at the full rate; the CSV marks the ramp's rows, whose sends
+    rise."""
+    check(r.get("ramp_s") == ramp_s, f"ramp_s {r.get('ramp_s')}")
+    want = rate * ramp_s / 2 + rate * (warmup_s + duration_s)
+    sent = r["publishes"]["sent"]
+    # 10%: late sends on a loaded machine may miss the end; a full rate from the start
+    # would be +22%, no publishes during the ramp -22%
+    check(abs(sent - want) <= 0.1 * want, f"{sent} publishes sent, the schedule has {want}")
+    measured = rate * duration_s
+    check(r["published_per_s"] * duration_s <= measured * 1.02 + 2,
+          f"published_per_s {r['published_per_s']}: the ramp or warm-up was measured")
+    check(r["latency_us"]["count"] <= r["delivery"]["due"] - rate * ramp_s / 2 * r["subscribers"],
+          "ramp latencies were recorded")
+    with open(csv_path) as f:
+        rows = [ln.rstrip("\n").split(",") for ln in f][1:]
+    ramp = [int(x[2]) for x in rows if x[1] == "ramp"]
+    check(len(ramp) >= 1, "no ramp rows in the CSV")
+    full = [int(x[2]) for x in rows if x[1] == "measure"]
+    check(ramp[0] < max(full), f"ramp rows send as much as the full rate: {ramp} vs {full}")
+
+
+def check_series_csv(path, want_sent=None):
+    """A --csv of echo or storm: the header, measured rows, and (storm) every
+    connection started and every handshake counted once."""
+    with open(path) as f:
+        rows = [ln.rstrip("\n").split(",") for ln in f]
+    check(rows and rows[0][:4] == ["t_s", "phase", "sent", "received"], f"CSV header {rows[:1]}")
+    check(any(r[1] == "measure" for r in rows[1:]), "no measurement rows in the CSV")
+    sent = sum(int(r[2]) for r in rows[1:])
+    received = sum(int(r[3]) for r in rows[1:])
+    check(received > 0, "the CSV counts nothing received")
+    if want_sent is not None:
+        check(sent == received == want_sent, f"CSV: {sent} sent, {received} received, "
+              f"{want_sent} expected")
+
+
+def check_progress(stderr, words):
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("wsbroker-bench:")]
+    check(any(all(w in ln for w in words) for ln in lines),
+          f"no progress line with {words} on stderr: {stderr!r}")
+
+
+def check_usage_error(bench, args, needle):
+    p = subprocess.run([bench] + args, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    check(p.returncode == 2 and needle in p.stderr,
+          f"{args}: exit {p.returncode}, stderr {p.stderr!r} (wanted 2 and {needle!r})")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -193,6 +243,9 @@ def main():
     ca = dev_ca()
     tmp = tempfile.mkdtemp(prefix="wsb-bench-test-")
     csv = os.path.join(tmp, "fanout.csv")
+    csv_ramp = os.path.join(tmp, "ramp.csv")
+    csv_echo = os.path.join(tmp, "echo.csv")
+    csv_storm = os.path.join(tmp, "storm.csv")
     failures = 0
     peers = []
     atexit.register(stop_peers, peers)  # also when something below raises
@@ -202,8 +255,10 @@ def main():
         echo, echo_tls = b.url_for("/echo", tls=False), b.url_for("/echo", tls=True)
         tls = ["--ca", ca.ca]
         cases = [
-            ("fanout", "fanout", [ws, "--subscribers", "50", "--rate", "500", "--csv", csv],
-             check_pubsub),
+            ("fanout", "fanout", [ws, "--subscribers", "50", "--rate", "500", "--csv", csv,
+                                  "--progress"], check_pubsub),
+            ("fanout-ramp", "fanout", [ws, "--subscribers", "10", "--rate", "1000", "--ramp",
+                                       "1", "--csv", csv_ramp], check_pubsub),
             ("fanout-closed", "fanout", [ws, "--subscribers", "2", "--inflight", "8"],
              check_pubsub),
             ("fanout-wss", "fanout", [wss, "--subscribers", "10", "--rate", "100"] + tls,
@@ -211,13 +266,19 @@ def main():
             ("fanin", "fanin", [ws, "--publishers", "10", "--rate", "500"], check_pubsub),
             ("market", "market", [ws, "--topics", "20", "--subscribers", "100", "--rate",
                                   "500"], check_pubsub),
+            ("market-reliable", "market", [ws, "--topics", "20", "--subscribers", "30",
+                                           "--rate", "500", "--ack", "manual"], check_pubsub),
             ("reliable", "reliable", [ws, "--subscribers", "20", "--rate", "200", "--window",
                                       "100", "--ack-every", "16"], check_pubsub),
             ("resume", "resume", [ws, "--subscribers", "20", "--rate", "200"], check_pubsub),
             ("echo", "echo", [echo, "--connections", "4"], check_echo),
             ("echo-open", "echo", [echo, "--connections", "4", "--rate", "2000"], check_echo),
+            ("echo-ramp-csv", "echo", [echo, "--connections", "4", "--rate", "2000", "--ramp",
+                                       "1", "--csv", csv_echo, "--progress"], check_echo),
             ("echo-wss", "echo", [echo_tls, "--connections", "2"] + tls, check_echo),
             ("storm", "storm", [echo, "--handshakes", "300", "--connections", "20"], None),
+            ("storm-csv", "storm", [echo, "--handshakes", "300", "--connections", "20", "--csv",
+                                    csv_storm, "--progress"], None),
             ("storm-wss", "storm", [echo_tls, "--handshakes", "40", "--connections", "8"] + tls,
              None),
         ]
@@ -237,7 +298,7 @@ def main():
             if scenario == "storm":
                 short = []
             try:
-                r, took = run_bench(a.bench, scenario, ["--url", url] + short + rest)
+                r, took, err = run_bench(a.bench, scenario, ["--url", url] + short + rest)
                 if scenario == "storm":
                     check_storm(r, int(rest[rest.index("--handshakes") + 1]))
                 else:
@@ -248,14 +309,49 @@ def main():
                     res = r.get("resume", {})
                     check(res.get("dropped") == 20 and res.get("caught_up") == 20,
                           f"resume: {res}")
-                if name == "market":
+                if name.startswith("market"):
                     check(r["zipf"] > 0 and r["topics"] == 20, "market is not Zipf over 20")
+                    check(r["symbols_per_sub"] == 10, "market subscribers are not on 10 symbols")
                 if name == "fanout":
                     check_csv(csv, tmp)
+                    check_progress(err, ["published", "delivered"])
+                if name == "echo-ramp-csv":
+                    check(r["ramp_s"] == 1.0, f"ramp_s {r.get('ramp_s')}")
+                    check(r["messages"] <= 2000 * 1.5 + 2, f"{r['messages']} echoes measured: the "
+                          "ramp or warm-up was counted")
+                    check_series_csv(csv_echo)
+                    with open(csv_echo) as f:  # sends are counted at their scheduled time
+                        rows = [ln.split(",") for ln in f][1:]
+                    ramp = [int(x[2]) for x in rows if x[1] == "ramp"]
+                    full = [int(x[2]) for x in rows if x[1] == "warmup"]
+                    check(ramp and full and ramp[0] < full[0],
+                          f"echo CSV: ramp rows {ramp} do not send less than warm-up rows {full}")
+                    check_progress(err, ["sent", "echoed"])
+                if name == "storm-csv":
+                    check_series_csv(csv_storm, 300)
+                if name == "fanout-ramp":
+                    check_ramp(r, csv_ramp, 1000, 1.0, 0.3, 1.5)
                 print(f"ok   {name} ({took:.1f} s)")
             except (Failure, subprocess.TimeoutExpired, KeyError, ValueError) as e:
                 failures += 1
                 print(f"FAIL {name}: {e}")
+    usage_cases = [
+        ("ramp-without-rate", ["fanout", "--url", "ws://127.0.0.1:1/v1", "--ramp", "1"],
+         "--ramp needs --rate"),
+        ("echo-ramp-without-rate", ["echo", "--url", "ws://127.0.0.1:1/echo", "--ramp", "1"],
+         "--ramp needs --rate"),
+        ("symbols-over-topics", ["market", "--url", "ws://127.0.0.1:1/v1", "--topics", "5"],
+         "--symbols-per-sub 10: more than the 5 topics"),
+    ]
+    for name, args, needle in usage_cases:
+        if a.only and a.only not in name:
+            continue
+        try:
+            check_usage_error(a.bench, args, needle)
+            print(f"ok   {name}")
+        except (Failure, subprocess.TimeoutExpired) as e:
+            failures += 1
+            print(f"FAIL {name}: {e}")
     stop_peers(peers)
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"{failures} failed" if failures else "all passed")

@@ -2,9 +2,9 @@
  * transport.c - TCP + optional TLS + the WebSocket upgrade for the client
  * (see transport.h).
  *
- * The pieces bench/loadgen.h already has - URL parsing, the TLS session
- * setup and its recv/send contract, base64 and checking the 101 response -
- * are reused from there; this file adds what a long-lived client needs on
+ * URL parsing (ws_target.c), the TLS session setup and its recv/send contract
+ * (tls_client.c), and the upgrade request and 101 check (ws_upgrade.c) are
+ * the library's pieces wsbroker-bench uses too; this file adds what a long-lived client needs on
  * top: deadlines, trying every resolved address, certificate verification
  * by default (system store), client certificates, and the Authorization
  * header.
@@ -18,18 +18,31 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
 #include "envelope.h"
-#include "loadgen.h"
+#include "tls_client.h"
+#include "ws_target.h"
+#include "ws_upgrade.h"
+
+#define NS_PER_MS 1000000ull
 
 uint64_t transport_now_ns(void)
 {
-    return now_ns();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Milliseconds left until deadline, for poll(); 0 once it passed. */
 static int ms_until(uint64_t deadline_ns)
 {
-    uint64_t now = now_ns();
+    uint64_t now = transport_now_ns();
     if (now >= deadline_ns)
         return 0;
     uint64_t ms = (deadline_ns - now + NS_PER_MS - 1) / NS_PER_MS;
@@ -214,7 +227,7 @@ enum wsb_client_status transport_send(struct transport *tr, const void *buf, siz
 {
     const uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = lg_send(tr->fd, tr->ssl, p, len);
+        ssize_t n = stream_send(tr->fd, tr->ssl, p, len);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
@@ -242,7 +255,7 @@ ssize_t transport_recv(struct transport *tr, void *buf, size_t cap, uint64_t dea
         return -1;
     }
     for (;;) {
-        ssize_t n = lg_recv(tr->fd, tr->ssl, buf, cap);
+        ssize_t n = stream_recv(tr->fd, tr->ssl, buf, cap);
         if (n > 0)
             return n;
         if (n == 0) {
@@ -266,22 +279,15 @@ static size_t write_upgrade(char *out, size_t cap, const struct transport_target
                             const char *token, char key[HANDSHAKE_KEY_LEN + 1])
 {
     uint8_t raw[HANDSHAKE_KEY_BYTES];
-    uint64_t seed = rng_seed();
-    for (size_t i = 0; i < sizeof raw; i += 8) {
-        uint64_t r = rng_next(&seed);
-        memcpy(raw + i, &r, 8);
-    }
-    base64_encode(raw, sizeof raw, key);
-    bool v6 = strchr(t->host, ':') != NULL;
-    int n =
-        snprintf(out, cap,
-                 "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
-                 "%s%s%s\r\n",
-                 t->path, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port, key, WSB_SUBPROTOCOL,
-                 token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) /* a key, not a secret */
+        for (size_t i = 0; i < sizeof raw; i++)
+            raw[i] = (uint8_t)(transport_now_ns() >> (i % 8 * 8));
+    struct handshake_request req = {.host = t->host,
+                                    .port = t->port,
+                                    .path = t->path,
+                                    .subprotocol = WSB_SUBPROTOCOL,
+                                    .token = token};
+    return handshake_write_request(out, cap, &req, raw, key);
 }
 
 /* The first line of an HTTP response, for an error message. */
