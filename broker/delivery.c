@@ -183,7 +183,8 @@ static void note_behind(struct session *s, const struct conn *c)
         return;
     uint64_t queued = conn_queued_bytes(c), slow = s->worker->cfg->slow_consumer_bytes;
     bool behind = queued > backlog_behind_bytes(slow) && queued <= slow;
-    if (behind == s->behind || (!behind && queued > backlog_caught_up_bytes(slow) && queued <= slow))
+    if (behind == s->behind ||
+        (!behind && queued > backlog_caught_up_bytes(slow) && queued <= slow))
         return; /* unchanged; or in between: caught up only below the lower mark */
     s->behind = behind;
     if (behind)

@@ -10,12 +10,9 @@
 #include "static_files.h"
 
 static const struct http_route routes[] = {
-    {"/healthz", health_serve_live, true},
-    {"/readyz", health_serve_ready, true},
-    {"/metrics", metrics_http_serve, true},
-    {"/wsbroker.js", static_file_serve, false},
-    {"/demo", static_file_serve, false},
-    {"/demo.js", static_file_serve, false},
+    {"/healthz", health_serve_live, true},  {"/readyz", health_serve_ready, true},
+    {"/metrics", metrics_http_serve, true}, {"/wsbroker.js", static_file_serve, false},
+    {"/demo", static_file_serve, false},    {"/demo.js", static_file_serve, false},
 };
 
 static bool has_metrics_listener(const struct broker_config *cfg)

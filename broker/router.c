@@ -683,9 +683,9 @@ static void router_update_backlog(struct router *r)
             sample.overflow = r->port.out[to].count;
     }
     bool was = r->backlog.on;
-    bool next = r->cfg->publisher_backpressure &&
-                backlog_update(&r->backlog, &sample, r->worker->now_ms,
-                               r->cfg->publisher_hold_max_ms);
+    bool next =
+        r->cfg->publisher_backpressure &&
+        backlog_update(&r->backlog, &sample, r->worker->now_ms, r->cfg->publisher_hold_max_ms);
     r->backlog.on = next;
     if (next == was)
         return;

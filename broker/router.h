@@ -74,10 +74,10 @@ struct router {
     size_t local_buckets, local_count;
 
     /* publisher back-pressure (backlog.h), this worker's part */
-    unsigned subscribers;  /* open sessions with at least one delivery here */
-    unsigned behind;       /* of those, the ones behind (delivery.c keeps both) */
+    unsigned subscribers;         /* open sessions with at least one delivery here */
+    unsigned behind;              /* of those, the ones behind (delivery.c keeps both) */
     struct backlog_state backlog; /* on: counted in broker.backlogged_workers */
-    struct session *held;  /* publishers not read until no worker is backlogged */
+    struct session *held;         /* publishers not read until no worker is backlogged */
 };
 
 int router_init(struct router *r, struct worker *w, struct mailboxes *boxes,

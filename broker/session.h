@@ -64,9 +64,9 @@ struct session {
     const struct auth_rights *rights;
     struct token_bucket publish_budget; /* publish-rate */
     /* publisher back-pressure (backlog.h, router.h) */
-    unsigned delivery_count;    /* deliveries over all subscriptions */
-    bool behind;                /* counted in the router's behind */
-    bool held;                  /* on the router's held list: not read */
+    unsigned delivery_count; /* deliveries over all subscriptions */
+    bool behind;             /* counted in the router's behind */
+    bool held;               /* on the router's held list: not read */
     struct session *next_held;
 };
 

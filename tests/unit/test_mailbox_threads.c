@@ -27,8 +27,8 @@
 
 #include "mailbox.h"
 
-#define RING_ENTRIES 64 /* the smallest xring-entries: slots are reused often */
-#define MESSAGES 20000  /* per direction; bounded by TIME_LIMIT_S too */
+#define RING_ENTRIES 64    /* the smallest xring-entries: slots are reused often */
+#define MESSAGES     20000 /* per direction; bounded by TIME_LIMIT_S too */
 #define TIME_LIMIT_S 60
 
 /* What a message points at: written by the sender, read and freed by the
