@@ -22,6 +22,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from broker import Broker, broker_path, http_get  # noqa: E402
+from raw_ws import FrameReader, masked_frame  # noqa: E402
 
 import msgpack  # noqa: E402  (Debian python3-msgpack)
 import websockets  # noqa: E402  (Debian python3-websockets)
@@ -32,20 +33,7 @@ UPGRADE = (b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
            b"Sec-WebSocket-Version: 13\r\n\r\n")
 
 
-def masked_frame(opcode, payload, fin=True):
-    mask = os.urandom(4)
-    head = bytes([(0x80 if fin else 0) | opcode])
-    n = len(payload)
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-class RawConn:
+class RawConn(FrameReader):
     """A hand-driven WebSocket client over a plain socket."""
 
     def __init__(self, broker, timeout=5.0):
@@ -61,28 +49,6 @@ class RawConn:
             self.buf += data
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
         return head.split(b"\r\n")[0]
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError
-            self.buf += data
-
-    def read_frame(self):
-        """(opcode, payload) of the next server frame."""
-        self._need(2)
-        b0, b1 = self.buf[0], self.buf[1]
-        n, off = b1 & 0x7F, 2
-        if n == 126:
-            self._need(4)
-            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
-        elif n == 127:
-            self._need(10)
-            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
-        self._need(off + n)
-        payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
-        return b0 & 0x0F, payload
 
     def read_eof(self):
         """True when the server closes TCP (after any leftover frames)."""

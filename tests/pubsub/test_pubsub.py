@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 
 from broker import broker_path, dev_ca, start_broker  # noqa: E402
 from bounded import bounded  # noqa: E402
+from raw_ws import FrameReader, masked_frame  # noqa: E402
 
 try:
     import msgpack
@@ -156,20 +157,7 @@ UPGRADE = ("GET /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wsbroker.v1\r\n\r\n").encode()
 
 
-def masked_frame(opcode, payload):
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([0x80 | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-class StalledSubscriber:
+class StalledSubscriber(FrameReader):
     """A bare-socket subscriber with a tiny receive buffer that stops reading.
 
     Blocking calls; run them in an executor. read() resumes reading later.
@@ -201,31 +189,10 @@ class StalledSubscriber:
     def send(self, env):
         self.sock.sendall(masked_frame(0x2, pack(env)))
 
-    def _need(self, n):
-        while len(self.buf) < n:
-            data = self.sock.recv(1 << 20)
-            if not data:
-                raise EOFError
-            self.buf += data
-
-    def next_frame(self):
-        self._need(2)
-        b0, b1 = self.buf[0], self.buf[1]
-        n, off = b1 & 0x7F, 2
-        if n == 126:
-            self._need(4)
-            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
-        elif n == 127:
-            self._need(10)
-            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
-        self._need(off + n)
-        payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
-        return b0 & 0x0F, payload
-
     def next_envelope(self):
         """('env', dict) or ('close', (code, reason)); answers pings."""
         while True:
-            op, payload = self.next_frame()
+            op, payload = self.read_frame()
             if op == 0x2:
                 return "env", msgpack.unpackb(payload, raw=False, strict_map_key=False)
             if op == 0x8:
