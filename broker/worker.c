@@ -360,8 +360,9 @@ static void worker_on_tick(struct worker *w)
 {
     uint64_t queued_sum = 0, queued_max = 0;
     for (struct conn *c = w->conns; c; c = c->next) {
-        queued_sum += conn_queued_bytes(c);
-        queued_max = conn_queued_bytes(c) > queued_max ? conn_queued_bytes(c) : queued_max;
+        uint64_t queued = conn_queued_bytes(c);
+        queued_sum += queued;
+        queued_max = queued > queued_max ? queued : queued_max;
         conn_on_tick(c, w->now_ms);
     }
     metric_set(&w->metrics.sendq_bytes_sum, queued_sum);
