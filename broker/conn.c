@@ -45,6 +45,8 @@ struct conn *conn_create(struct worker *w, int fd, const struct sockaddr_storage
         c->peer = *peer;
     send_queue_init(&c->sendq);
     send_queue_init(&c->tls_plain);
+    c->send_iov = c->send_iov_inline;
+    c->send_iov_cap = CONN_SEND_IOV_INLINE;
     ws_message_init(&c->msg_state);
     c->opened_ms = c->last_rx_ms = c->last_ping_ms = w->now_ms;
     c->next = w->conns;
@@ -68,6 +70,8 @@ void conn_free(struct conn *c)
     /* Only now: the kernel may read queued buffers until the last send completed. */
     send_queue_destroy(&c->sendq);
     send_queue_destroy(&c->tls_plain);
+    if (c->send_iov != c->send_iov_inline)
+        free(c->send_iov);
     tls_conn_free(c);
     auth_rights_free(c->rights); /* a route that opened took it (NULL) */
     free(c->rx);
@@ -660,7 +664,7 @@ void conn_on_eof(struct conn *c)
 
 void conn_on_sent(struct conn *c, size_t sent)
 {
-    send_queue_consume(&c->sendq, sent);
+    send_queue_consume(&c->sendq, sent, &c->worker->release_batch);
     if (c->recv_paused && !c->recv_held && c->state == CONN_OPEN &&
         c->sendq.bytes <= c->worker->cfg->send_queue_bytes / 2) {
         c->recv_paused = false;

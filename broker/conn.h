@@ -28,7 +28,13 @@
 #include "ws_close.h"
 #include "ws_message.h"
 
-#define CONN_SEND_IOV_MAX 32
+/* Frames gathered by one sendmsg: a connection starts with a few iovecs in
+ * place and gets CONN_SEND_IOV_MAX on the heap the first time its queue is
+ * deeper (a subscriber of a busy topic), so one sendmsg carries up to that
+ * many frames - fewer syscalls and TCP segments per frame - while idle
+ * connections stay small. */
+#define CONN_SEND_IOV_INLINE 8
+#define CONN_SEND_IOV_MAX    256
 
 struct worker;
 
@@ -57,7 +63,9 @@ struct conn {
     bool on_flush_list;
     struct conn *flush_next;
     struct msghdr send_msg;
-    struct iovec send_iov[CONN_SEND_IOV_MAX];
+    struct iovec *send_iov; /* send_iov_inline, or CONN_SEND_IOV_MAX of them */
+    unsigned send_iov_cap;
+    struct iovec send_iov_inline[CONN_SEND_IOV_INLINE];
 
     /* receive side */
     uint8_t *rx; /* bytes of an incomplete frame or handshake */

@@ -95,6 +95,7 @@ struct delivery *delivery_create(struct router *r, struct subscription *sub, str
     if (lt->deliveries)
         lt->deliveries->prev_in_topic = d;
     lt->deliveries = d;
+    lt->count++;
     return d;
 }
 
@@ -130,6 +131,7 @@ void delivery_destroy(struct router *r, struct delivery *d)
         lt->deliveries = d->next_in_topic;
     if (d->next_in_topic)
         d->next_in_topic->prev_in_topic = d->prev_in_topic;
+    lt->count--;
     if (lt->deliveries == NULL)
         router_local_topic_drop(r, lt);
     if (d->conflated)
@@ -217,18 +219,24 @@ static uint64_t backoff_ms(const struct delivery *d, uint32_t attempts)
     return ms < cfg->ack_backoff_max_ms ? ms : cfg->ack_backoff_max_ms;
 }
 
+/* A reference to frame for c's queues: prepaid during a fan-out (outbuf.h). */
+static struct outbuf *take_frame(struct conn *c, struct outbuf *frame)
+{
+    return outbuf_ref_prepaid(&c->worker->router.prepaid, frame);
+}
+
 /* Manual ack: sends and remembers until acked. */
 static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq)
 {
     uint64_t now = c->worker->now_ms;
     if (ring_push(&d->unacked,
-                  (struct pending_msg){outbuf_ref(frame), seq, now + backoff_ms(d, 0), 0}) != 0) {
+                  (struct pending_msg){take_frame(c, frame), seq, now + backoff_ms(d, 0), 0}) != 0) {
         outbuf_release(frame);
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }
     metric_add(&c->worker->metrics.deliveries, 1);
-    conn_send(c, outbuf_ref(frame));
+    conn_send(c, take_frame(c, frame));
 }
 
 /* Manual ack: moves waiting messages into the window while there is room. */
@@ -265,13 +273,13 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->waiting.count);
             while (d->waiting.count > 0) /* only the newest waits */
                 ring_pop(&d->waiting);
-            if (ring_push(&d->waiting, (struct pending_msg){outbuf_ref(frame), seq, 0, 0}) != 0)
+            if (ring_push(&d->waiting, (struct pending_msg){take_frame(c, frame), seq, 0, 0}) != 0)
                 outbuf_release(frame);
         } else {
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->conflated != NULL);
             if (d->conflated)
                 outbuf_release(d->conflated);
-            d->conflated = outbuf_ref(frame);
+            d->conflated = take_frame(c, frame);
         }
         break;
     }
@@ -290,7 +298,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
     if (d->sub->ack == WSB_ACK_NONE) {
         if (backfill || (!d->stalled && !conn_is_slow(d, c))) {
             metric_add(&c->worker->metrics.deliveries, 1);
-            conn_send(c, outbuf_ref(frame));
+            conn_send(c, take_frame(c, frame));
         } else
             hold_back(d, c, frame, seq);
         note_behind(d->sub->session, c);
@@ -300,7 +308,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
         !conn_is_slow(d, c)) {
         send_tracked(d, c, frame, seq);
     } else if (d->gap_from == 0 && (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
-        if (ring_push(&d->waiting, (struct pending_msg){outbuf_ref(frame), seq, 0, 0}) != 0) {
+        if (ring_push(&d->waiting, (struct pending_msg){take_frame(c, frame), seq, 0, 0}) != 0) {
             outbuf_release(frame);
             conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
             return;
@@ -313,10 +321,14 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
     note_behind(d->sub->session, c);
 }
 
-void local_topic_deliver(struct local_topic *lt, struct outbuf *frame, uint64_t seq)
+void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *frame,
+                         uint64_t seq)
 {
+    /* One atomic add for the references the deliveries below take. */
+    outbuf_prepay(&r->prepaid, frame, lt->count);
     for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic)
         delivery_offer(d, frame, seq, false);
+    outbuf_prepay_settle(&r->prepaid);
 }
 
 void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)

@@ -49,6 +49,7 @@ struct delivery {
 struct local_topic {
     struct topic *key;
     struct delivery *deliveries;
+    uint32_t count; /* of deliveries */
     struct local_topic *hash_next;
 };
 
@@ -64,7 +65,8 @@ struct delivery *subscription_delivery(struct subscription *sub, const struct to
  * snapshot), which the slow-consumer policy never drops. */
 void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool backfill);
 /* Offers a live message to every delivery of a local topic. */
-void local_topic_deliver(struct local_topic *lt, struct outbuf *frame, uint64_t seq);
+void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *frame,
+                         uint64_t seq);
 /* The owner could not supply from..to (no longer retained). */
 void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to);
 /* Manual ack: everything up to seq. */

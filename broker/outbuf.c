@@ -84,7 +84,12 @@ struct outbuf *outbuf_alloc(struct outbuf_pool *pool, size_t payload_capacity)
 
 void outbuf_release(struct outbuf *b)
 {
-    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+    outbuf_release_n(b, 1);
+}
+
+void outbuf_release_n(struct outbuf *b, uint32_t n)
+{
+    if (atomic_fetch_sub_explicit(&b->refs, n, memory_order_acq_rel) != n)
         return;
     struct outbuf_pool *pool = b->pool;
     if (pool == NULL) { /* shared */
@@ -100,4 +105,51 @@ void outbuf_release(struct outbuf *b)
     b->next_free = pool->free_list[cls];
     pool->free_list[cls] = b;
     pool->free_count[cls]++;
+}
+
+void outbuf_prepay(struct outbuf_prepaid *p, struct outbuf *b, uint32_t n)
+{
+    outbuf_prepay_settle(p);
+    if (n == 0)
+        return;
+    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
+    p->buf = b;
+    p->left = n;
+}
+
+void outbuf_prepay_settle(struct outbuf_prepaid *p)
+{
+    if (p->buf != NULL && p->left > 0)
+        outbuf_release_n(p->buf, p->left);
+    p->buf = NULL;
+    p->left = 0;
+}
+
+static unsigned release_slot(const struct outbuf *b)
+{
+    uintptr_t x = (uintptr_t)b >> 6; /* buffers are at least 64-byte apart */
+    return (unsigned)((x ^ (x >> 6)) & (OUTBUF_RELEASE_SLOTS - 1));
+}
+
+void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b)
+{
+    unsigned i = release_slot(b);
+    if (batch->buf[i] == b) {
+        batch->count[i]++;
+        return;
+    }
+    if (batch->buf[i] != NULL)
+        outbuf_release_n(batch->buf[i], batch->count[i]);
+    batch->buf[i] = b;
+    batch->count[i] = 1;
+}
+
+void outbuf_release_flush(struct outbuf_release_batch *batch)
+{
+    for (unsigned i = 0; i < OUTBUF_RELEASE_SLOTS; i++) {
+        if (batch->buf[i] != NULL) {
+            outbuf_release_n(batch->buf[i], batch->count[i]);
+            batch->buf[i] = NULL;
+        }
+    }
 }

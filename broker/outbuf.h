@@ -81,4 +81,55 @@ static inline struct outbuf *outbuf_ref(struct outbuf *b)
  * buffer. */
 void outbuf_release(struct outbuf *b);
 
+/* Drops n references at once (n >= 1). */
+void outbuf_release_n(struct outbuf *b, uint32_t n);
+
+/*
+ * A shared frame fanned out to a thousand subscribers on two workers takes
+ * and drops a thousand references on each of them, and every one of those
+ * atomic operations pulls the frame's cache line from the other core. The
+ * two helpers below turn them into one per worker per frame.
+ *
+ * Prepaid references: before a worker hands one buffer to up to n of its
+ * connections, outbuf_prepay() adds n references with one atomic add;
+ * outbuf_ref_prepaid() then takes them without touching the counter, and
+ * outbuf_prepay_settle() gives back the ones not taken. The caller holds
+ * its own reference throughout, so settling never frees the buffer.
+ */
+struct outbuf_prepaid {
+    struct outbuf *buf;
+    uint32_t left;
+};
+
+void outbuf_prepay(struct outbuf_prepaid *p, struct outbuf *b, uint32_t n);
+
+static inline struct outbuf *outbuf_ref_prepaid(struct outbuf_prepaid *p, struct outbuf *b)
+{
+    if (p->buf == b && p->left > 0) {
+        p->left--;
+        return b;
+    }
+    return outbuf_ref(b);
+}
+
+void outbuf_prepay_settle(struct outbuf_prepaid *p);
+
+/*
+ * Batched releases: a worker's send completions release the same few frames
+ * once per connection. outbuf_release_batched() counts releases per buffer
+ * in a small table (a collision flushes the older buffer's count) and
+ * outbuf_release_flush() applies them, one atomic subtract per buffer. The
+ * worker flushes before it waits for completions, so a buffer is returned
+ * at most one loop pass late.
+ */
+#define OUTBUF_RELEASE_SLOTS 64
+
+struct outbuf_release_batch {
+    struct outbuf *buf[OUTBUF_RELEASE_SLOTS];
+    uint32_t count[OUTBUF_RELEASE_SLOTS];
+};
+
+void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b);
+void outbuf_release_flush(struct outbuf_release_batch *batch);
+
 #endif

@@ -541,7 +541,7 @@ static void subscriber_on_deliver(struct router *r, struct xmsg *m)
 {
     struct local_topic *lt = router_local_topic(r, m->topic, false);
     if (lt)
-        local_topic_deliver(lt, m->frame, m->u1);
+        local_topic_deliver(r, lt, m->frame, m->u1);
     outbuf_release(m->frame);
 }
 

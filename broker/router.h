@@ -78,6 +78,8 @@ struct router {
     unsigned behind;              /* of those, the ones behind (delivery.c keeps both) */
     struct backlog_state backlog; /* on: counted in broker.backlogged_workers */
     struct session *held;         /* publishers not read until no worker is backlogged */
+
+    struct outbuf_prepaid prepaid; /* references for the fan-out in progress (delivery.c) */
 };
 
 int router_init(struct router *r, struct worker *w, struct mailboxes *boxes,

@@ -78,7 +78,7 @@ size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap)
     return n;
 }
 
-void send_queue_consume(struct send_queue *q, size_t sent)
+void send_queue_consume(struct send_queue *q, size_t sent, struct outbuf_release_batch *batch)
 {
     q->bytes -= sent;
     /* Also drops empty entries at the head, so sent == 0 makes progress. */
@@ -90,7 +90,10 @@ void send_queue_consume(struct send_queue *q, size_t sent)
             return;
         }
         sent -= left;
-        outbuf_release(e->buf);
+        if (batch)
+            outbuf_release_batched(batch, e->buf);
+        else
+            outbuf_release(e->buf);
         q->head = (q->head + 1) & (q->capacity - 1);
         q->count--;
     }

@@ -42,8 +42,9 @@ unsigned send_queue_fill_iov(const struct send_queue *q, struct iovec *iov, unsi
  * Returns how many. */
 size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap);
 
-/* Marks sent bytes as done, releasing fully sent buffers. */
-void send_queue_consume(struct send_queue *q, size_t sent);
+/* Marks sent bytes as done, releasing fully sent buffers: into batch when
+ * not NULL (outbuf.h), else at once. */
+void send_queue_consume(struct send_queue *q, size_t sent, struct outbuf_release_batch *batch);
 
 static inline bool send_queue_empty(const struct send_queue *q)
 {

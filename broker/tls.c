@@ -276,7 +276,7 @@ void tls_conn_flush(struct conn *c)
     uint8_t *stage = c->worker->tls_stage;
     while (c->state != CONN_DEAD && !c->tls_failed && !send_queue_empty(&c->tls_plain)) {
         size_t len = send_queue_copy_out(&c->tls_plain, stage, sizeof(c->worker->tls_stage));
-        send_queue_consume(&c->tls_plain, len);
+        send_queue_consume(&c->tls_plain, len, NULL);
         /* Within the record size, wolfSSL writes all of it or fails: the
          * I/O callback never pushes back. */
         int n = wolfSSL_write(c->ssl, stage, (int)len);

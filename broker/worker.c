@@ -161,7 +161,14 @@ static void worker_sync_conn(struct worker *w, struct conn *c)
         return;
     }
     if (!c->send_inflight && !send_queue_empty(&c->sendq)) {
-        unsigned n = send_queue_fill_iov(&c->sendq, c->send_iov, CONN_SEND_IOV_MAX);
+        if (c->sendq.count > c->send_iov_cap && c->send_iov_cap < CONN_SEND_IOV_MAX) {
+            struct iovec *more = malloc(CONN_SEND_IOV_MAX * sizeof(*more));
+            if (more) { /* else: fewer frames per sendmsg */
+                c->send_iov = more;
+                c->send_iov_cap = CONN_SEND_IOV_MAX;
+            }
+        }
+        unsigned n = send_queue_fill_iov(&c->sendq, c->send_iov, c->send_iov_cap);
         c->send_msg = (struct msghdr){.msg_iov = c->send_iov, .msg_iovlen = n};
         struct io_uring_sqe *sqe = worker_sqe(w);
         io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, MSG_NOSIGNAL);
@@ -547,6 +554,7 @@ static void *worker_run(void *arg)
             seen++;
         }
         io_uring_cq_advance(&w->ring, seen);
+        outbuf_release_flush(&w->release_batch);
         worker_publish_buffers(w);
         router_poll(&w->router);
         router_flush(&w->router);
@@ -618,6 +626,7 @@ void worker_destroy(struct worker *w)
     if (w->buf_ring)
         munmap(w->buf_ring, w->buf_count * sizeof(struct io_uring_buf));
     free(w->buf_base);
+    outbuf_release_flush(&w->release_batch);
     router_destroy(&w->router);
     outbuf_pool_destroy(&w->pool);
 }

@@ -66,6 +66,7 @@ struct worker {
     unsigned buf_pending_return; /* re-added, not yet published */
 
     struct outbuf_pool pool;
+    struct outbuf_release_batch release_batch; /* sent frames, released once per loop pass */
 
     struct conn *conns; /* live (not yet freed) connections */
     unsigned conn_count;

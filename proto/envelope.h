@@ -187,4 +187,8 @@ struct wsb_event {
  * WSB_ERR_UNKNOWN_OP / WSB_ERR_MISSING_FIELD / WSB_ERR_BAD_FIELD. */
 enum wsb_err wsb_event_decode(const uint8_t *buf, size_t len, struct wsb_event *ev);
 
+/* The same without the fast path for the broker's own `msg` layout
+ * (msg_template.h); tests check that both read every envelope alike. */
+enum wsb_err wsb_event_decode_general(const uint8_t *buf, size_t len, struct wsb_event *ev);
+
 #endif

@@ -18,6 +18,7 @@
 
 #include <string.h>
 
+#include "msg_template.h"
 #include "msgpack_reader.h"
 #include "topic.h"
 
@@ -65,11 +66,6 @@ enum key {
 
 #define BIT(k) ((uint32_t)1 << K_##k)
 
-static const struct ws_str key_names[K_NKEYS] = {
-#define X(k, s) {s, sizeof(s) - 1},
-    ENVELOPE_KEYS(X)
-#undef X
-};
 static const char *const missing_text[K_NKEYS] = {
 #define X(k, s) "missing field '" s "'",
     ENVELOPE_KEYS(X)
@@ -93,14 +89,40 @@ struct fields {
     uint32_t duplicated;
 };
 
+/* The longest key; find_key switches on the length, so it must know. */
+#define KEY_MAX_LEN 8
+#define X(k, s) _Static_assert(sizeof(s) - 1 <= KEY_MAX_LEN, "key '" s "' longer than KEY_MAX_LEN");
+ENVELOPE_KEYS(X)
+#undef X
+
+/* Every envelope key passes through here, so it is a switch on the length
+ * and, inside it, only the keys of that length, each a memcmp of a constant
+ * size (which the compiler turns into one or two integer compares). */
 static enum key find_key(struct ws_str k)
 {
-    if (k.len == 0)
-        return K_NKEYS;
-    for (int i = 0; i < K_NKEYS; i++)
-        if (key_names[i].len == k.len && key_names[i].ptr[0] == k.ptr[0] &&
-            memcmp(key_names[i].ptr, k.ptr, k.len) == 0)
-            return (enum key)i;
+#define X(key, s)                                                                                  \
+    if (sizeof(s) - 1 == LEN && memcmp(k.ptr, s, sizeof(s) - 1) == 0)                              \
+        return K_##key;
+#define KEYS_OF_LENGTH(n)                                                                          \
+    case n: {                                                                                      \
+        enum { LEN = n };                                                                          \
+        ENVELOPE_KEYS(X)                                                                           \
+        break;                                                                                     \
+    }
+    switch (k.len) {
+        KEYS_OF_LENGTH(1)
+        KEYS_OF_LENGTH(2)
+        KEYS_OF_LENGTH(3)
+        KEYS_OF_LENGTH(4)
+        KEYS_OF_LENGTH(5)
+        KEYS_OF_LENGTH(6)
+        KEYS_OF_LENGTH(7)
+        KEYS_OF_LENGTH(8)
+    default:
+        break;
+    }
+#undef KEYS_OF_LENGTH
+#undef X
     return K_NKEYS;
 }
 
@@ -136,9 +158,14 @@ static const char *scan_envelope(const uint8_t *buf, size_t len, struct fields *
             return "map key is not a string";
         if (st != MP_OK)
             return describe_status(st);
-        st = mp_skip(&c, ENVELOPE_DEPTH, &val);
+        /* The span from the cursor, not mp_skip's out-parameter: reading back
+         * a struct just stored field by field stalls store forwarding. */
+        size_t start = c.pos;
+        st = mp_skip(&c, ENVELOPE_DEPTH, NULL);
         if (st != MP_OK)
             return describe_status(st);
+        val.ptr = (const char *)buf + start;
+        val.len = c.pos - start;
         enum key k = find_key(key);
         if (k == K_NKEYS)
             continue;
@@ -240,7 +267,7 @@ static bool check_duplicates(struct judging *j, uint32_t keys)
 static int find_name(struct ws_str s, const char *const *names, int n)
 {
     for (int i = 0; i < n; i++)
-        if (ws_str_eq(s, names[i]))
+        if (names[i][0] == (s.len ? s.ptr[0] : 0) && ws_str_eq(s, names[i]))
             return i + 1;
     return 0;
 }
@@ -540,7 +567,24 @@ static bool judge_event(struct judging *j, struct wsb_event *ev)
 
 enum wsb_err wsb_event_decode(const uint8_t *buf, size_t len, struct wsb_event *ev)
 {
-    memset(ev, 0, sizeof(*ev));
+    /* Fast path: nearly every envelope a client gets is a `msg` in the
+     * layout the broker writes; anything else is judged below. */
+    struct wsb_msg_view mv;
+    if (wsb_msg_template_parse(buf, len, &mv)) {
+        *ev = (struct wsb_event){.kind = WSB_EV_MSG,
+                                 .topic = mv.topic,
+                                 .data = mv.data,
+                                 .seq = mv.seq,
+                                 .ts = mv.ts,
+                                 .redelivered = mv.redelivered};
+        return WSB_OK;
+    }
+    return wsb_event_decode_general(buf, len, ev);
+}
+
+enum wsb_err wsb_event_decode_general(const uint8_t *buf, size_t len, struct wsb_event *ev)
+{
+    *ev = (struct wsb_event){0};
     struct fields f;
     if (scan_envelope(buf, len, &f) != NULL)
         return WSB_ERR_BAD_ENVELOPE;

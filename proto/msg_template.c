@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "msgpack_reader.h"
+
 #define MP_FIXMAP(n) (uint8_t)(0x80 | (n))
 #define MP_FIXSTR(n) (uint8_t)(0xa0 | (n))
 #define MP_STR8      0xd9
@@ -104,4 +106,65 @@ size_t wsb_msg_write_redelivery(uint8_t *out, size_t cap, const uint8_t *envelop
     out[0] = MP_FIXMAP(6);
     memcpy(out + len, key_re_true, sizeof(key_re_true));
     return len + sizeof(key_re_true);
+}
+
+/* Matches the constant bytes want at *pos, moving past them. */
+static bool expect(const uint8_t *buf, size_t len, size_t *pos, const uint8_t *want, size_t n)
+{
+    if (len - *pos < n || memcmp(buf + *pos, want, n) != 0)
+        return false;
+    *pos += n;
+    return true;
+}
+
+/* A msgpack uint 64 at *pos. */
+static bool expect_uint64(const uint8_t *buf, size_t len, size_t *pos, uint64_t *v)
+{
+    if (len - *pos < 9 || buf[*pos] != MP_UINT64)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 1; i <= 8; i++)
+        x = x << 8 | buf[*pos + i];
+    *v = x;
+    *pos += 9;
+    return true;
+}
+
+bool wsb_msg_template_parse(const uint8_t *buf, size_t len, struct wsb_msg_view *v)
+{
+    if (len == 0 || (buf[0] != MP_FIXMAP(5) && buf[0] != MP_FIXMAP(6)))
+        return false;
+    v->redelivered = buf[0] == MP_FIXMAP(6);
+    size_t pos = 1;
+    if (!expect(buf, len, &pos, key_op_msg, sizeof(key_op_msg)) ||
+        !expect(buf, len, &pos, key_topic, sizeof(key_topic)) || pos >= len)
+        return false;
+    size_t topic_len;
+    if ((buf[pos] & 0xe0) == MP_FIXSTR(0)) {
+        topic_len = buf[pos] & 0x1f;
+        pos += 1;
+    } else if (buf[pos] == MP_STR8 && len - pos >= 2) {
+        topic_len = buf[pos + 1];
+        pos += 2;
+    } else {
+        return false;
+    }
+    if (topic_len > len - pos)
+        return false;
+    v->topic = (struct ws_str){(const char *)buf + pos, topic_len};
+    pos += topic_len;
+    if (!expect(buf, len, &pos, key_seq, sizeof(key_seq)) || !expect_uint64(buf, len, &pos, &v->seq) ||
+        !expect(buf, len, &pos, key_ts, sizeof(key_ts)) || !expect_uint64(buf, len, &pos, &v->ts) ||
+        !expect(buf, len, &pos, key_data, sizeof(key_data)))
+        return false;
+    /* The envelope map is level 1, so data may nest one level less than the
+     * reader allows, as in the general decoder. */
+    struct mp_cursor c = {buf, len, pos};
+    if (mp_skip(&c, MP_MAX_DEPTH - 1, NULL) != MP_OK)
+        return false;
+    v->data = (struct ws_str){(const char *)buf + pos, c.pos - pos};
+    pos = c.pos;
+    if (v->redelivered && !expect(buf, len, &pos, key_re_true, sizeof(key_re_true)))
+        return false;
+    return pos == len;
 }

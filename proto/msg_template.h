@@ -10,6 +10,7 @@
 #ifndef WSB_MSG_TEMPLATE_H
 #define WSB_MSG_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,21 @@ void wsb_msg_stamp(uint8_t *envelope, const struct wsb_msg_template *t, uint64_t
 
 /* Reads back the seq stamped into an envelope. */
 uint64_t wsb_msg_stamped_seq(const uint8_t *envelope, const struct wsb_msg_template *t);
+
+/* The fields of an envelope read back by wsb_msg_template_parse. */
+struct wsb_msg_view {
+    struct ws_str topic, data; /* views into the envelope; data is raw msgpack */
+    uint64_t seq, ts;
+    bool redelivered;
+};
+
+/* Reads an envelope laid out exactly as wsb_msg_template_write or
+ * wsb_msg_write_redelivery write it (what the broker sends for every
+ * message), checking every byte it relies on and that data is one
+ * well-formed msgpack value ending where the envelope does. Returns false
+ * for anything else, which the general decoder (wsb_event_decode) then
+ * judges: this is its fast path, not a second grammar. */
+bool wsb_msg_template_parse(const uint8_t *buf, size_t len, struct wsb_msg_view *v);
 
 /* Writes the retransmission of a template envelope: the same map plus
  * `re: true`. Returns its length (len + 4), or 0 if cap is too small. */

@@ -67,7 +67,8 @@ static enum mp_status read_count(const uint8_t *p, size_t avail, size_t n, enum 
     return MP_OK;
 }
 
-static enum mp_status read_head(const uint8_t *buf, size_t len, size_t pos, struct mp_head *h)
+static inline enum mp_status read_head(const uint8_t *buf, size_t len, size_t pos,
+                                        struct mp_head *h)
 {
     if (pos >= len)
         return MP_TRUNCATED;
@@ -207,6 +208,10 @@ static enum mp_status read_kind(struct mp_cursor *c, enum mp_kind want, struct m
 
 enum mp_status mp_read_map(struct mp_cursor *c, uint32_t *count)
 {
+    if (c->pos < c->len && (c->buf[c->pos] & 0xf0) == 0x80) { /* fast path: fixmap */
+        *count = c->buf[c->pos++] & 0x0f;
+        return MP_OK;
+    }
     struct mp_head h;
     enum mp_status st = read_kind(c, MP_MAP, &h);
     if (st == MP_OK)
@@ -256,6 +261,16 @@ enum mp_status mp_read_bin(struct mp_cursor *c, struct ws_str *s)
 
 enum mp_status mp_read_uint(struct mp_cursor *c, uint64_t *v)
 {
+    /* fast paths: positive fixint, and uint 64 (the broker's fixed-width seq and ts) */
+    if (c->pos < c->len && c->buf[c->pos] <= 0x7f) {
+        *v = c->buf[c->pos++];
+        return MP_OK;
+    }
+    if (c->pos < c->len && c->buf[c->pos] == 0xcf && c->len - c->pos >= 9) {
+        *v = read_be(c->buf + c->pos + 1, 8);
+        c->pos += 9;
+        return MP_OK;
+    }
     struct mp_head h;
     enum mp_status st = read_kind(c, MP_UINT, &h);
     if (st == MP_OK)
@@ -278,8 +293,38 @@ enum mp_status mp_read_nil(struct mp_cursor *c)
     return read_kind(c, MP_NIL, &h);
 }
 
+/* The size of the value at p when it is one of the scalars envelopes are
+ * made of (fixint, fixstr, bool, nil, bin 8, str 8, uint 8..64) and all
+ * of it is inside avail (> 0) bytes; else 0, and read_head decides. */
+static inline size_t common_scalar_size(const uint8_t *p, size_t avail)
+{
+    uint8_t b = p[0];
+    size_t n;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        n = 1;
+    else if ((b & 0xe0) == 0xa0)
+        n = 1 + (size_t)(b & 0x1f);
+    else if ((b == 0xc4 || b == 0xd9) && avail >= 2)
+        n = 2 + (size_t)p[1];
+    else if (b >= 0xcc && b <= 0xcf)
+        n = 1 + ((size_t)1 << (b - 0xcc));
+    else
+        return 0;
+    return n <= avail ? n : 0;
+}
+
 enum mp_status mp_skip(struct mp_cursor *c, unsigned max_depth, struct ws_str *span)
 {
+    size_t scalar = c->pos < c->len ? common_scalar_size(c->buf + c->pos, c->len - c->pos) : 0;
+    if (scalar > 0) { /* fast path: most envelope values */
+        if (span) {
+            span->ptr = (const char *)c->buf + c->pos;
+            span->len = scalar;
+        }
+        c->pos += scalar;
+        return MP_OK;
+    }
+
     /* left[d] = values still to read in the container at depth d + 1 once
      * the one being read now is done; pending = values left at this depth. */
     uint64_t left[MP_MAX_DEPTH];

@@ -10,7 +10,8 @@
  * stay in conn->sendq until h_drain() copies them out and reports them sent
  * with conn_on_sent() - which releases them and runs on_writable, as a
  * completed sendmsg would. h_pump() stands in for the workers' loops: it
- * polls and flushes every router until no mailbox holds anything.
+ * releases the sent frames, polls and flushes every router until no mailbox
+ * holds anything.
  *
  * The configuration lives in the harness and the broker reads it through a
  * pointer, so a test may change limits after h_create(); retention rules
@@ -134,6 +135,7 @@ static inline void h_pump(struct harness *h)
 {
     for (int round = 0; round < 100000; round++) {
         for (unsigned i = 0; i < h->nworkers; i++) {
+            outbuf_release_flush(&h->workers[i].release_batch); /* as each loop pass does */
             router_poll(&h->workers[i].router);
             router_flush(&h->workers[i].router);
         }

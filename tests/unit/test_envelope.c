@@ -22,6 +22,7 @@
 #include <msgpack.h>
 
 #include "envelope.h"
+#include "msg_template.h"
 
 static struct ws_str str_of(const char *s)
 {
@@ -990,6 +991,80 @@ static void test_truncation_everywhere(void **state)
     free(p.buf);
 }
 
+static bool views_equal(struct ws_str a, struct ws_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* Both decoders give the same verdict on buf, and the same fields. */
+static void assert_decoders_agree(const uint8_t *buf, size_t len)
+{
+    struct wsb_event fast, general;
+    enum wsb_err rc = wsb_event_decode(buf, len, &fast);
+    assert_int_equal(rc, wsb_event_decode_general(buf, len, &general));
+    if (rc != WSB_OK)
+        return;
+    assert_int_equal(fast.kind, general.kind);
+    assert_true(views_equal(fast.topic, general.topic));
+    assert_true(views_equal(fast.data, general.data));
+    assert_true(fast.seq == general.seq && fast.ts == general.ts);
+    assert_int_equal(fast.redelivered, general.redelivered);
+    assert_int_equal(fast.has_id, general.has_id);
+}
+
+/* The fast path of wsb_event_decode reads the broker's own msg layout
+ * (msg_template.c); it must read exactly what the general decoder reads, on
+ * well-formed template envelopes and on every one-byte change of them. */
+static void test_msg_template_fast_path_agrees(void **state)
+{
+    (void)state;
+    static const uint8_t nested[] = {0x81, 0xa1, 'k', 0x92, 0x01, 0xc0}; /* {"k": [1, nil]} */
+    static const uint8_t bin[] = {0xc4, 3, 1, 2, 3};
+    static const uint8_t nil[] = {0xc0};
+    const struct ws_str datas[] = {{(const char *)nested, sizeof(nested)},
+                                   {(const char *)bin, sizeof(bin)},
+                                   {(const char *)nil, sizeof(nil)}};
+    char long_topic[255];
+    memset(long_topic, 'x', sizeof(long_topic));
+    const struct ws_str topics[] = {{"a", 1}, {long_topic, 31}, {long_topic, 32}, {long_topic, 255}};
+    uint8_t env[400], re[420];
+    for (size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++) {
+        for (size_t d = 0; d < sizeof(datas) / sizeof(datas[0]); d++) {
+            struct wsb_msg_template tmpl;
+            assert_int_equal(wsb_msg_template_write(env, sizeof(env), topics[t], datas[d], &tmpl), 0);
+            wsb_msg_stamp(env, &tmpl, 0x0102030405060708ull, 1764045600123456789ull);
+            size_t re_len = wsb_msg_write_redelivery(re, sizeof(re), env, tmpl.len);
+            assert_true(re_len > 0);
+
+            struct wsb_msg_view v;
+            assert_true(wsb_msg_template_parse(env, tmpl.len, &v));
+            assert_false(v.redelivered);
+            assert_true(v.seq == 0x0102030405060708ull && v.ts == 1764045600123456789ull);
+            assert_true(views_equal(v.topic, topics[t]) && views_equal(v.data, datas[d]));
+            assert_true(wsb_msg_template_parse(re, re_len, &v));
+            assert_true(v.redelivered);
+
+            uint8_t *bufs[] = {env, re};
+            size_t lens[] = {tmpl.len, re_len};
+            for (int b = 0; b < 2; b++) {
+                assert_decoders_agree(bufs[b], lens[b]);
+                for (size_t cut = 0; cut < lens[b]; cut++)
+                    assert_decoders_agree(bufs[b], cut);
+                for (size_t i = 0; i < lens[b]; i++) {
+                    static const uint8_t values[] = {0x00, 0x7f, 0x80, 0x85, 0x86, 0xa0,
+                                                     0xc0, 0xc1, 0xcf, 0xd9, 0xff};
+                    uint8_t saved = bufs[b][i];
+                    for (size_t k = 0; k < sizeof(values); k++) {
+                        bufs[b][i] = values[k];
+                        assert_decoders_agree(bufs[b], lens[b]);
+                    }
+                    bufs[b][i] = saved;
+                }
+            }
+        }
+    }
+}
+
 static void test_err_names(void **state)
 {
     (void)state;
@@ -1030,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_truncation_everywhere),
+        cmocka_unit_test(test_msg_template_fast_path_agrees),
         cmocka_unit_test(test_err_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
