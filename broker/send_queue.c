@@ -78,6 +78,59 @@ size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap)
     return n;
 }
 
+static struct send_entry *entry_at(const struct send_queue *q, uint32_t i)
+{
+    return &q->entries[(q->head + i) & (q->capacity - 1)];
+}
+
+/* How many small entries from the head fit in one gather buffer, and their bytes. */
+static uint32_t small_run(const struct send_queue *q, size_t *bytes)
+{
+    uint32_t n = 0;
+    *bytes = 0;
+    for (; n < q->count; n++) {
+        const struct send_entry *e = entry_at(q, n);
+        size_t left = e->buf->len - e->offset;
+        if (left > SEND_GATHER_SMALL || *bytes + left > SEND_GATHER_BYTES)
+            break;
+        *bytes += left;
+    }
+    return n;
+}
+
+void send_queue_gather(struct send_queue *q, struct outbuf_pool *pool,
+                       struct outbuf_release_batch *batch)
+{
+    struct outbuf *made[SEND_GATHER_BUFFERS];
+    unsigned nmade = 0;
+    while (nmade < SEND_GATHER_BUFFERS) {
+        size_t bytes;
+        uint32_t run = small_run(q, &bytes);
+        if (run < SEND_GATHER_MIN_FRAMES)
+            break;
+        struct outbuf *b = outbuf_alloc(pool, SEND_GATHER_BYTES);
+        if (b == NULL)
+            break; /* sent as they are */
+        for (uint32_t i = 0; i < run; i++) {
+            struct send_entry *e = &q->entries[q->head];
+            size_t left = e->buf->len - e->offset;
+            memcpy(b->data + b->len, e->buf->data + e->offset, left);
+            b->len += left;
+            outbuf_release_batched(batch, e->buf);
+            q->head = (q->head + 1) & (q->capacity - 1);
+            q->count--;
+        }
+        made[nmade++] = b;
+    }
+    /* Back at the head, in order; each took the place of several entries.
+     * Unsent bytes are unchanged. */
+    while (nmade > 0) {
+        q->head = (q->head - 1) & (q->capacity - 1);
+        q->entries[q->head] = (struct send_entry){made[--nmade], 0};
+        q->count++;
+    }
+}
+
 void send_queue_consume(struct send_queue *q, size_t sent, struct outbuf_release_batch *batch)
 {
     q->bytes -= sent;

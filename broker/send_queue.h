@@ -42,6 +42,25 @@ unsigned send_queue_fill_iov(const struct send_queue *q, struct iovec *iov, unsi
  * Returns how many. */
 size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap);
 
+/*
+ * Gathering: the kernel copies a sendmsg's iovecs one by one, and for
+ * 100-byte frames the fixed cost of each copy (user-access switching, the
+ * copy's start-up) is most of it; a subscriber of a busy topic has hundreds
+ * queued. send_queue_gather() copies runs of at least SEND_GATHER_MIN_FRAMES
+ * small frames (up to SEND_GATHER_SMALL bytes each) at the head into buffers
+ * of SEND_GATHER_BYTES from pool, at most SEND_GATHER_BUFFERS of them, which
+ * replace those entries; the frames' references go to batch. Bigger frames,
+ * and a queue of a few (the quiet case, where latency counts), stay shared
+ * and zero-copy. Only while no send is in flight, since it moves entries.
+ */
+#define SEND_GATHER_MIN_FRAMES 4
+#define SEND_GATHER_SMALL      512
+#define SEND_GATHER_BYTES      16384
+#define SEND_GATHER_BUFFERS    4
+
+void send_queue_gather(struct send_queue *q, struct outbuf_pool *pool,
+                       struct outbuf_release_batch *batch);
+
 /* Marks sent bytes as done, releasing fully sent buffers: into batch when
  * not NULL (outbuf.h), else at once. */
 void send_queue_consume(struct send_queue *q, size_t sent, struct outbuf_release_batch *batch);

@@ -161,6 +161,8 @@ static void worker_sync_conn(struct worker *w, struct conn *c)
         return;
     }
     if (!c->send_inflight && !send_queue_empty(&c->sendq)) {
+        if (c->sendq.count >= SEND_GATHER_MIN_FRAMES)
+            send_queue_gather(&c->sendq, &w->pool, &w->release_batch);
         if (c->sendq.count > c->send_iov_cap && c->send_iov_cap < CONN_SEND_IOV_MAX) {
             struct iovec *more = malloc(CONN_SEND_IOV_MAX * sizeof(*more));
             if (more) { /* else: fewer frames per sendmsg */
