@@ -9,8 +9,9 @@
 #include <stdlib.h>
 
 static const size_t class_capacity[OUTBUF_CLASS_COUNT] = {256, 2048, 16384, 131072};
-/* Free buffers kept per class: about 1 MiB of each class at most. */
-static const unsigned class_keep[OUTBUF_CLASS_COUNT] = {4096, 512, 64, 8};
+/* Free buffers kept per class: about 1 MiB of each class at most, but 4 MiB
+ * of 16 KiB ones: send_queue_gather() takes one per busy subscriber per send. */
+static const unsigned class_keep[OUTBUF_CLASS_COUNT] = {4096, 512, 256, 8};
 
 void outbuf_pool_init(struct outbuf_pool *pool)
 {

@@ -1,0 +1,210 @@
+/*
+ * test_send_queue.c - the fan-out send path's bookkeeping on its own
+ * (broker/send_queue.c, broker/outbuf.c): gathering small frames at the
+ * head of a queue keeps every byte in order and every reference counted;
+ * prepaid references and batched releases add up to exactly what one
+ * atomic operation per reference would.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "outbuf.h"
+#include "send_queue.h"
+
+static unsigned refs_of(struct outbuf *b)
+{
+    return atomic_load(&b->refs);
+}
+
+/* A shared frame of len bytes, each byte (tag + i) & 0xff. */
+static struct outbuf *frame_new(size_t len, uint8_t tag)
+{
+    struct outbuf *b = outbuf_alloc_shared(len);
+    assert_non_null(b);
+    for (size_t i = 0; i < len; i++)
+        b->data[i] = (uint8_t)(tag + i);
+    b->len = len;
+    return b;
+}
+
+/* Every unsent byte in the queue, in order, into out; returns how many. */
+static size_t queue_bytes(const struct send_queue *q, uint8_t *out, size_t cap)
+{
+    return send_queue_copy_out(q, out, cap);
+}
+
+static void test_gather_keeps_bytes_order_and_references(void **state)
+{
+    (void)state;
+    struct outbuf_pool pool;
+    outbuf_pool_init(&pool);
+    struct outbuf_release_batch batch = {0};
+    struct send_queue q;
+    send_queue_init(&q);
+
+    /* 300 small frames, then a large one, then 3 small (too few to gather) */
+    enum { SMALL = 300 };
+    struct outbuf *f[SMALL + 4];
+    size_t total = 0;
+    for (int i = 0; i < SMALL; i++) {
+        f[i] = frame_new(60 + (size_t)i % 40, (uint8_t)i);
+        assert_int_equal(send_queue_push(&q, outbuf_ref(f[i])), 0);
+        total += f[i]->len;
+    }
+    f[SMALL] = frame_new(SEND_GATHER_SMALL + 1, 0x77);
+    assert_int_equal(send_queue_push(&q, outbuf_ref(f[SMALL])), 0);
+    total += f[SMALL]->len;
+    for (int i = SMALL + 1; i < SMALL + 4; i++) {
+        f[i] = frame_new(50, (uint8_t)(i * 3));
+        assert_int_equal(send_queue_push(&q, outbuf_ref(f[i])), 0);
+        total += f[i]->len;
+    }
+    /* half of the first frame already sent */
+    send_queue_consume(&q, 30, NULL);
+    total -= 30;
+
+    static uint8_t before[65536], after[65536];
+    assert_int_equal(queue_bytes(&q, before, sizeof(before)), total);
+    uint32_t count_before = q.count;
+
+    send_queue_gather(&q, &pool, &batch);
+    outbuf_release_flush(&batch);
+
+    assert_int_equal(q.bytes, total);
+    assert_int_equal(queue_bytes(&q, after, sizeof(after)), total);
+    assert_memory_equal(before, after, total);
+    /* at most SEND_GATHER_BUFFERS buffers replaced whole runs of frames */
+    assert_true(q.count < count_before);
+    assert_true(pool.allocated >= 1 && pool.allocated <= SEND_GATHER_BUFFERS);
+    for (uint32_t i = 0; i < pool.allocated; i++) {
+        const struct send_entry *e = &q.entries[(q.head + i) & (q.capacity - 1)];
+        assert_true(e->buf->pool == &pool && e->buf->len <= SEND_GATHER_BYTES);
+    }
+    /* a gathered frame's queue reference is gone, the others' stay */
+    unsigned gathered = 0;
+    for (int i = 0; i < SMALL + 4; i++) {
+        assert_true(refs_of(f[i]) == 1 || refs_of(f[i]) == 2);
+        gathered += refs_of(f[i]) == 1;
+    }
+    assert_int_equal(gathered, count_before - (q.count - (uint32_t)pool.allocated));
+    assert_int_equal(refs_of(f[SMALL]), 2); /* too large: still zero-copy */
+
+    /* sending it all releases everything, gather buffers included */
+    send_queue_consume(&q, total, &batch);
+    outbuf_release_flush(&batch);
+    assert_true(send_queue_empty(&q));
+    assert_int_equal(pool.allocated, 0);
+    for (int i = 0; i < SMALL + 4; i++) {
+        assert_int_equal(refs_of(f[i]), 1);
+        outbuf_release(f[i]);
+    }
+    send_queue_destroy(&q);
+    outbuf_pool_destroy(&pool);
+}
+
+static void test_gather_leaves_a_short_queue_alone(void **state)
+{
+    (void)state;
+    struct outbuf_pool pool;
+    outbuf_pool_init(&pool);
+    struct outbuf_release_batch batch = {0};
+    struct send_queue q;
+    send_queue_init(&q);
+    struct outbuf *f[SEND_GATHER_MIN_FRAMES - 1];
+    for (int i = 0; i < SEND_GATHER_MIN_FRAMES - 1; i++) {
+        f[i] = frame_new(40, (uint8_t)i);
+        assert_int_equal(send_queue_push(&q, outbuf_ref(f[i])), 0);
+    }
+    send_queue_gather(&q, &pool, &batch);
+    assert_int_equal(q.count, SEND_GATHER_MIN_FRAMES - 1);
+    assert_int_equal(pool.allocated, 0);
+    send_queue_destroy(&q);
+    for (int i = 0; i < SEND_GATHER_MIN_FRAMES - 1; i++) {
+        assert_int_equal(refs_of(f[i]), 1);
+        outbuf_release(f[i]);
+    }
+    outbuf_pool_destroy(&pool);
+}
+
+static void test_prepaid_references_settle_exactly(void **state)
+{
+    (void)state;
+    struct outbuf *b = frame_new(10, 0);
+    struct outbuf *other = frame_new(10, 1);
+    struct outbuf_prepaid p = {0};
+
+    outbuf_prepay(&p, b, 5);
+    assert_int_equal(refs_of(b), 6);
+    struct outbuf *taken[7];
+    for (int i = 0; i < 3; i++)
+        taken[i] = outbuf_ref_prepaid(&p, b);
+    assert_int_equal(refs_of(b), 6); /* taken from the prepaid ones */
+    assert_ptr_equal(outbuf_ref_prepaid(&p, other), other); /* another buffer: atomic */
+    assert_int_equal(refs_of(other), 2);
+    outbuf_release(other);
+    outbuf_prepay_settle(&p);
+    assert_int_equal(refs_of(b), 4); /* ours + 3 taken */
+    assert_null(p.buf);
+    /* past the prepaid count, references are taken one by one */
+    outbuf_prepay(&p, b, 1);
+    taken[3] = outbuf_ref_prepaid(&p, b);
+    taken[4] = outbuf_ref_prepaid(&p, b);
+    outbuf_prepay_settle(&p);
+    assert_int_equal(refs_of(b), 6);
+    /* prepaying zero takes nothing */
+    outbuf_prepay(&p, b, 0);
+    outbuf_prepay_settle(&p);
+    assert_int_equal(refs_of(b), 6);
+    for (int i = 0; i < 5; i++)
+        outbuf_release(taken[i]);
+    assert_int_equal(refs_of(b), 1);
+    outbuf_release(b);
+    outbuf_release(other);
+}
+
+static void test_batched_releases_apply_every_count(void **state)
+{
+    (void)state;
+    enum { N = 200, REFS = 7 };
+    struct outbuf_pool pool;
+    outbuf_pool_init(&pool);
+    struct outbuf *b[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = (i % 2) ? frame_new(32, (uint8_t)i) : outbuf_alloc(&pool, 32);
+        assert_non_null(b[i]);
+        for (int r = 0; r < REFS; r++)
+            outbuf_ref(b[i]);
+    }
+    /* interleaved, so slots collide and flush each other */
+    struct outbuf_release_batch batch = {0};
+    for (int r = 0; r < REFS; r++)
+        for (int i = 0; i < N; i++)
+            outbuf_release_batched(&batch, b[i]);
+    outbuf_release_flush(&batch);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(refs_of(b[i]), 1);
+    /* the last references through the batch free them: pooled ones return */
+    for (int i = 0; i < N; i++)
+        outbuf_release_batched(&batch, b[i]);
+    outbuf_release_flush(&batch);
+    assert_int_equal(pool.allocated, 0);
+    outbuf_pool_destroy(&pool);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gather_keeps_bytes_order_and_references),
+        cmocka_unit_test(test_gather_leaves_a_short_queue_alone),
+        cmocka_unit_test(test_prepaid_references_settle_exactly),
+        cmocka_unit_test(test_batched_releases_apply_every_count),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
