@@ -22,7 +22,9 @@
 
 /* --- msg_ring: a FIFO of frame references -------------------------------- */
 
-static int ring_push(struct msg_ring *q, struct pending_msg m)
+/* Fields, not a struct by value: a struct built on the stack and copied
+ * into the slot stalls store forwarding on this per-delivery path. */
+static int ring_push(struct msg_ring *q, struct outbuf *frame, uint64_t seq, uint64_t due_ms)
 {
     if (q->count == q->capacity) {
         uint32_t capacity = q->capacity ? q->capacity * 2 : 16;
@@ -36,7 +38,11 @@ static int ring_push(struct msg_ring *q, struct pending_msg m)
         q->capacity = capacity;
         q->head = 0;
     }
-    q->items[(q->head + q->count) & (q->capacity - 1)] = m;
+    struct pending_msg *m = &q->items[(q->head + q->count) & (q->capacity - 1)];
+    m->frame = frame;
+    m->seq = seq;
+    m->due_ms = due_ms;
+    m->attempts = 0;
     q->count++;
     return 0;
 }
@@ -54,6 +60,15 @@ static struct pending_msg *ring_at(struct msg_ring *q, uint32_t i)
 static void ring_pop(struct msg_ring *q)
 {
     outbuf_release(q->items[q->head].frame);
+    q->head = (q->head + 1) & (q->capacity - 1);
+    q->count--;
+}
+
+/* ring_pop into the worker's release batch (outbuf.h): acks release the
+ * frames every subscriber of a topic holds, like send completions. */
+static void ring_pop_batched(struct msg_ring *q, struct outbuf_release_batch *batch)
+{
+    outbuf_release_batched(batch, q->items[q->head].frame);
     q->head = (q->head + 1) & (q->capacity - 1);
     q->count--;
 }
@@ -229,8 +244,7 @@ static struct outbuf *take_frame(struct conn *c, struct outbuf *frame)
 static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq)
 {
     uint64_t now = c->worker->now_ms;
-    if (ring_push(&d->unacked,
-                  (struct pending_msg){take_frame(c, frame), seq, now + backoff_ms(d, 0), 0}) != 0) {
+    if (ring_push(&d->unacked, take_frame(c, frame), seq, now + backoff_ms(d, 0)) != 0) {
         outbuf_release(frame);
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
@@ -273,7 +287,7 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->waiting.count);
             while (d->waiting.count > 0) /* only the newest waits */
                 ring_pop(&d->waiting);
-            if (ring_push(&d->waiting, (struct pending_msg){take_frame(c, frame), seq, 0, 0}) != 0)
+            if (ring_push(&d->waiting, take_frame(c, frame), seq, 0) != 0)
                 outbuf_release(frame);
         } else {
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->conflated != NULL);
@@ -308,7 +322,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
         !conn_is_slow(d, c)) {
         send_tracked(d, c, frame, seq);
     } else if (d->gap_from == 0 && (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
-        if (ring_push(&d->waiting, (struct pending_msg){take_frame(c, frame), seq, 0, 0}) != 0) {
+        if (ring_push(&d->waiting, take_frame(c, frame), seq, 0) != 0) {
             outbuf_release(frame);
             conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
             return;
@@ -324,8 +338,10 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
 void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *frame,
                          uint64_t seq)
 {
-    /* One atomic add for the references the deliveries below take. */
-    outbuf_prepay(&r->prepaid, frame, lt->count);
+    /* One atomic add for the references the deliveries below take: one
+     * each, two with manual acks (the send and the unacked entry); what is
+     * not taken goes back in one subtract. */
+    outbuf_prepay(&r->prepaid, frame, 2 * lt->count);
     for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic)
         delivery_offer(d, frame, seq, false);
     outbuf_prepay_settle(&r->prepaid);
@@ -345,7 +361,7 @@ void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)
 void delivery_ack(struct delivery *d, uint64_t seq)
 {
     while (d->unacked.count > 0 && ring_front(&d->unacked)->seq <= seq)
-        ring_pop(&d->unacked);
+        ring_pop_batched(&d->unacked, &d->sub->session->worker->release_batch);
     struct conn *c = delivery_conn(d);
     if (c)
         pump_waiting(d, c);
