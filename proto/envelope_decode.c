@@ -91,7 +91,7 @@ struct fields {
 
 /* The longest key; find_key switches on the length, so it must know. */
 #define KEY_MAX_LEN 8
-#define X(k, s) _Static_assert(sizeof(s) - 1 <= KEY_MAX_LEN, "key '" s "' longer than KEY_MAX_LEN");
+#define X(k, s)     _Static_assert(sizeof(s) - 1 <= KEY_MAX_LEN, "key '" s "' longer than KEY_MAX_LEN");
 ENVELOPE_KEYS(X)
 #undef X
 

@@ -153,7 +153,8 @@ bool wsb_msg_template_parse(const uint8_t *buf, size_t len, struct wsb_msg_view 
         return false;
     v->topic = (struct ws_str){(const char *)buf + pos, topic_len};
     pos += topic_len;
-    if (!expect(buf, len, &pos, key_seq, sizeof(key_seq)) || !expect_uint64(buf, len, &pos, &v->seq) ||
+    if (!expect(buf, len, &pos, key_seq, sizeof(key_seq)) ||
+        !expect_uint64(buf, len, &pos, &v->seq) ||
         !expect(buf, len, &pos, key_ts, sizeof(key_ts)) || !expect_uint64(buf, len, &pos, &v->ts) ||
         !expect(buf, len, &pos, key_data, sizeof(key_data)))
         return false;

@@ -68,7 +68,7 @@ static enum mp_status read_count(const uint8_t *p, size_t avail, size_t n, enum 
 }
 
 static inline enum mp_status read_head(const uint8_t *buf, size_t len, size_t pos,
-                                        struct mp_head *h)
+                                       struct mp_head *h)
 {
     if (pos >= len)
         return MP_TRUNCATED;

@@ -1026,12 +1026,14 @@ static void test_msg_template_fast_path_agrees(void **state)
                                    {(const char *)nil, sizeof(nil)}};
     char long_topic[255];
     memset(long_topic, 'x', sizeof(long_topic));
-    const struct ws_str topics[] = {{"a", 1}, {long_topic, 31}, {long_topic, 32}, {long_topic, 255}};
+    const struct ws_str topics[] = {
+        {"a", 1}, {long_topic, 31}, {long_topic, 32}, {long_topic, 255}};
     uint8_t env[400], re[420];
     for (size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++) {
         for (size_t d = 0; d < sizeof(datas) / sizeof(datas[0]); d++) {
             struct wsb_msg_template tmpl;
-            assert_int_equal(wsb_msg_template_write(env, sizeof(env), topics[t], datas[d], &tmpl), 0);
+            assert_int_equal(wsb_msg_template_write(env, sizeof(env), topics[t], datas[d], &tmpl),
+                             0);
             wsb_msg_stamp(env, &tmpl, 0x0102030405060708ull, 1764045600123456789ull);
             size_t re_len = wsb_msg_write_redelivery(re, sizeof(re), env, tmpl.len);
             assert_true(re_len > 0);

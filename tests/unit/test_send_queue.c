@@ -145,7 +145,7 @@ static void test_prepaid_references_settle_exactly(void **state)
     struct outbuf *taken[7];
     for (int i = 0; i < 3; i++)
         taken[i] = outbuf_ref_prepaid(&p, b);
-    assert_int_equal(refs_of(b), 6); /* taken from the prepaid ones */
+    assert_int_equal(refs_of(b), 6);                        /* taken from the prepaid ones */
     assert_ptr_equal(outbuf_ref_prepaid(&p, other), other); /* another buffer: atomic */
     assert_int_equal(refs_of(other), 2);
     outbuf_release(other);
