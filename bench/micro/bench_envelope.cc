@@ -54,9 +54,10 @@ void BM_decode_pub(benchmark::State &state)
 }
 BENCHMARK(BM_decode_pub);
 
-// What every subscriber (the C client, wsbroker-bench) pays per delivery: decoding the broker's
-// `msg` envelope, as the broker writes it (msg_template: seq and ts fixed-width), 64 bytes of data.
-void BM_decode_msg(benchmark::State &state)
+// Decodes the broker's `msg` envelope, as the broker writes it (msg_template: seq and ts
+// fixed-width), 64 bytes of data, with decode.
+void decode_msg_loop(benchmark::State &state,
+                     wsb_err (*decode)(const uint8_t *, size_t, wsb_event *))
 {
     std::vector<uint8_t> data = data64();
     ws_str d{reinterpret_cast<const char *>(data.data()), data.size()};
@@ -69,31 +70,23 @@ void BM_decode_msg(benchmark::State &state)
     wsb_msg_stamp(buf, &t, 123456789, 1764045600123456789ull);
     for (auto _ : state) {
         wsb_event ev;
-        benchmark::DoNotOptimize(wsb_event_decode(buf, t.len, &ev));
+        benchmark::DoNotOptimize(decode(buf, t.len, &ev));
         benchmark::DoNotOptimize(ev);
     }
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * t.len));
+}
+
+// What every subscriber (the C client, wsbroker-bench) pays per delivery.
+void BM_decode_msg(benchmark::State &state)
+{
+    decode_msg_loop(state, wsb_event_decode);
 }
 BENCHMARK(BM_decode_msg);
 
 // The same envelope through the general decoder, without the fast path for the broker's layout.
 void BM_decode_msg_general(benchmark::State &state)
 {
-    std::vector<uint8_t> data = data64();
-    ws_str d{reinterpret_cast<const char *>(data.data()), data.size()};
-    uint8_t buf[256];
-    wsb_msg_template t;
-    if (wsb_msg_template_write(buf, sizeof(buf), str_of("md.NASDAQ.AAPL"), d, &t) != 0) {
-        state.SkipWithError("template");
-        return;
-    }
-    wsb_msg_stamp(buf, &t, 123456789, 1764045600123456789ull);
-    for (auto _ : state) {
-        wsb_event ev;
-        benchmark::DoNotOptimize(wsb_event_decode_general(buf, t.len, &ev));
-        benchmark::DoNotOptimize(ev);
-    }
-    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * t.len));
+    decode_msg_loop(state, wsb_event_decode_general);
 }
 BENCHMARK(BM_decode_msg_general);
 
