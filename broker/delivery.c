@@ -57,18 +57,15 @@ static struct pending_msg *ring_at(struct msg_ring *q, uint32_t i)
     return &q->items[(q->head + i) & (q->capacity - 1)];
 }
 
-static void ring_pop(struct msg_ring *q)
+/* Drops the front entry; its reference goes into batch (outbuf.h) when not
+ * NULL: acks release the frames every subscriber of a topic holds, like
+ * send completions. */
+static void ring_pop(struct msg_ring *q, struct outbuf_release_batch *batch)
 {
-    outbuf_release(q->items[q->head].frame);
-    q->head = (q->head + 1) & (q->capacity - 1);
-    q->count--;
-}
-
-/* ring_pop into the worker's release batch (outbuf.h): acks release the
- * frames every subscriber of a topic holds, like send completions. */
-static void ring_pop_batched(struct msg_ring *q, struct outbuf_release_batch *batch)
-{
-    outbuf_release_batched(batch, q->items[q->head].frame);
+    if (batch)
+        outbuf_release_batched(batch, q->items[q->head].frame);
+    else
+        outbuf_release(q->items[q->head].frame);
     q->head = (q->head + 1) & (q->capacity - 1);
     q->count--;
 }
@@ -76,7 +73,7 @@ static void ring_pop_batched(struct msg_ring *q, struct outbuf_release_batch *ba
 static void ring_clear(struct msg_ring *q)
 {
     while (q->count > 0)
-        ring_pop(q);
+        ring_pop(q, NULL);
     free(q->items);
     memset(q, 0, sizeof(*q));
 }
@@ -260,7 +257,7 @@ static void pump_waiting(struct delivery *d, struct conn *c)
            c->state == CONN_OPEN) {
         struct pending_msg *m = ring_front(&d->waiting);
         send_tracked(d, c, m->frame, m->seq);
-        ring_pop(&d->waiting);
+        ring_pop(&d->waiting, NULL);
     }
     if (d->waiting.count == 0)
         announce_gap(d);
@@ -286,7 +283,7 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
         if (d->sub->ack == WSB_ACK_MANUAL) {
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->waiting.count);
             while (d->waiting.count > 0) /* only the newest waits */
-                ring_pop(&d->waiting);
+                ring_pop(&d->waiting, NULL);
             if (ring_push(&d->waiting, take_frame(c, frame), seq, 0) != 0)
                 outbuf_release(frame);
         } else {
@@ -361,7 +358,7 @@ void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)
 void delivery_ack(struct delivery *d, uint64_t seq)
 {
     while (d->unacked.count > 0 && ring_front(&d->unacked)->seq <= seq)
-        ring_pop_batched(&d->unacked, &d->sub->session->worker->release_batch);
+        ring_pop(&d->unacked, &d->sub->session->worker->release_batch);
     struct conn *c = delivery_conn(d);
     if (c)
         pump_waiting(d, c);

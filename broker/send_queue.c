@@ -8,6 +8,11 @@
 
 #define SEND_QUEUE_INITIAL 8
 
+static struct send_entry *entry_at(const struct send_queue *q, uint32_t i)
+{
+    return &q->entries[(q->head + i) & (q->capacity - 1)];
+}
+
 void send_queue_init(struct send_queue *q)
 {
     q->entries = NULL;
@@ -33,7 +38,7 @@ static int send_queue_grow(struct send_queue *q)
     if (entries == NULL)
         return -1;
     for (uint32_t i = 0; i < q->count; i++)
-        entries[i] = q->entries[(q->head + i) & (q->capacity - 1)];
+        entries[i] = *entry_at(q, i);
     free(q->entries);
     q->entries = entries;
     q->capacity = capacity;
@@ -58,7 +63,7 @@ unsigned send_queue_fill_iov(const struct send_queue *q, struct iovec *iov, unsi
 {
     unsigned n = 0;
     for (; n < max && n < q->count; n++) {
-        const struct send_entry *e = &q->entries[(q->head + n) & (q->capacity - 1)];
+        const struct send_entry *e = entry_at(q, n);
         iov[n].iov_base = e->buf->data + e->offset;
         iov[n].iov_len = e->buf->len - e->offset;
     }
@@ -69,18 +74,13 @@ size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < q->count && n < cap; i++) {
-        const struct send_entry *e = &q->entries[(q->head + i) & (q->capacity - 1)];
+        const struct send_entry *e = entry_at(q, i);
         size_t left = e->buf->len - e->offset;
         size_t take = left < cap - n ? left : cap - n;
         memcpy(dst + n, e->buf->data + e->offset, take);
         n += take;
     }
     return n;
-}
-
-static struct send_entry *entry_at(const struct send_queue *q, uint32_t i)
-{
-    return &q->entries[(q->head + i) & (q->capacity - 1)];
 }
 
 /* How many small entries from the head fit in one gather buffer, and their bytes. */

@@ -90,12 +90,17 @@ void wsb_msg_stamp(uint8_t *envelope, const struct wsb_msg_template *t, uint64_t
     put_be64(envelope + t->ts_offset, ts);
 }
 
-uint64_t wsb_msg_stamped_seq(const uint8_t *envelope, const struct wsb_msg_template *t)
+static uint64_t get_be64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
-        v = v << 8 | envelope[t->seq_offset + (size_t)i];
+        v = v << 8 | p[i];
     return v;
+}
+
+uint64_t wsb_msg_stamped_seq(const uint8_t *envelope, const struct wsb_msg_template *t)
+{
+    return get_be64(envelope + t->seq_offset);
 }
 
 size_t wsb_msg_write_redelivery(uint8_t *out, size_t cap, const uint8_t *envelope, size_t len)
@@ -122,10 +127,7 @@ static bool expect_uint64(const uint8_t *buf, size_t len, size_t *pos, uint64_t 
 {
     if (len - *pos < 9 || buf[*pos] != MP_UINT64)
         return false;
-    uint64_t x = 0;
-    for (size_t i = 1; i <= 8; i++)
-        x = x << 8 | buf[*pos + i];
-    *v = x;
+    *v = get_be64(buf + *pos + 1);
     *pos += 9;
     return true;
 }
