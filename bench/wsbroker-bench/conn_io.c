@@ -94,25 +94,56 @@ static void conn_io_on_sent(struct ring_loop *l, struct conn_io *io, int res,
         conn_io_flush(l, io, ops, ctx);
 }
 
-/* ws://: bytes the ring received (lent for this call), taken into io->in as
- * far as it has room and handed to the scenario; again until all are taken. */
-static void conn_io_take(struct conn_io *io, const uint8_t *bytes, size_t len,
+/* Hands io->in to the scenario and keeps what it left. */
+static void conn_io_parse_held(struct conn_io *io, const struct conn_io_ops *ops, void *ctx,
+                               uint64_t now)
+{
+    io->in_need = 0;
+    size_t used = ops->on_input(ctx, io->sock.index, io->in, io->in_len, now);
+    if (io->sock.fd < 0 || used == 0)
+        return;
+    memmove(io->in, io->in + used, io->in_len - used);
+    io->in_len -= used;
+}
+
+/* ws://: bytes the ring received, lent for this call. With nothing held back
+ * they are parsed where they are and only an unfinished message's bytes are
+ * kept; else the held-back message is completed first, copying only the
+ * bytes it needs (all that fit while its size is unknown). */
+static void conn_io_take(struct conn_io *io, uint8_t *bytes, size_t len,
                          const struct conn_io_ops *ops, void *ctx)
 {
     uint64_t now = now_ns();
     while (len > 0 && io->sock.fd >= 0) {
-        size_t take = io->in_cap - io->in_len;
+        if (io->in_len == 0) {
+            io->in_need = 0;
+            size_t used = ops->on_input(ctx, io->sock.index, bytes, len, now);
+            if (io->sock.fd < 0 || used == len)
+                return;
+            bytes += used;
+            len -= used;
+            if (len > io->in_cap) {
+                ops->on_eof(ctx, io->sock.index, "receive buffer full", true);
+                return;
+            }
+            memcpy(io->in, bytes, len);
+            io->in_len = len;
+            return;
+        }
+        size_t room = io->in_cap - io->in_len;
+        size_t take = io->in_need > io->in_len ? io->in_need - io->in_len : room;
+        take = take < room ? take : room;
+        take = take < len ? take : len;
         if (take == 0) {
             ops->on_eof(ctx, io->sock.index, "receive buffer full", true);
             return;
         }
-        if (take > len)
-            take = len;
         memcpy(io->in + io->in_len, bytes, take);
         io->in_len += take;
         bytes += take;
         len -= take;
-        ops->on_input(ctx, io->sock.index, now);
+        if (io->in_len >= io->in_need)
+            conn_io_parse_held(io, ops, ctx, now);
     }
 }
 
@@ -138,7 +169,7 @@ static void conn_io_read_tls(struct conn_io *io, const struct conn_io_ops *ops, 
             return;
         }
         io->in_len += (size_t)n;
-        ops->on_input(ctx, io->sock.index, now_ns());
+        conn_io_parse_held(io, ops, ctx, now_ns());
     } while (io->sock.fd >= 0 && (--budget > 0 || tls_has_pending(io->ssl)));
 }
 

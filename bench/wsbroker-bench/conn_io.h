@@ -3,7 +3,12 @@
  * scenario families (echo.c, pubsub.c) share: its socket on the thread's
  * ring_loop (ws://) or wolfSSL over a non-blocking socket (wss://), an output
  * buffer drained by one ring send at a time (or by wolfSSL writes), and an
- * input buffer that received bytes gather in until the scenario parses them.
+ * input buffer that holds back only what the scenario could not parse yet.
+ *
+ * ws:// input is parsed in place, in the ring's provided buffer: a receive
+ * costs no copy unless it ends inside a message, and then only that message's
+ * bytes are copied (into `in`) and completed from the next receive. wss://
+ * input is decrypted into `in` and parsed there.
  *
  * The scenario owns its connections and embeds a struct conn_io in each; it
  * allocates in/out (and frees them) and keeps its own state machine. It hands
@@ -28,8 +33,10 @@ struct conn_io {
     bool want_write; /* wss://: the readiness poll waits for POLLOUT */
     uint8_t *out;    /* bytes queued for the socket: [out_off, out_len) */
     size_t out_off, out_len, out_cap;
-    uint8_t *in; /* bytes received, not yet parsed: [0, in_len) */
+    uint8_t *in; /* bytes received, held back unparsed: [0, in_len) */
     size_t in_len, in_cap;
+    size_t in_need; /* set by on_input: how many bytes the first message it
+                       left needs in all (0: not known yet) */
 };
 
 /* The scenario's reactions; ctx is what it passed to conn_io_wait (its
@@ -39,8 +46,11 @@ struct conn_io_ops {
     /* The connect completed with res (0 or -errno); wss://: called again on
      * every readiness event until conn_io_connected, to step the TLS handshake. */
     void (*on_connect)(void *ctx, uint32_t index, int res);
-    /* New bytes are in io->in; parse what is complete and remove it. */
-    void (*on_input)(void *ctx, uint32_t index, uint64_t now);
+    /* Bytes received, lent for the call: handle every complete message from
+     * the start, return how many bytes that took, and set io->in_need when
+     * the first message left is known to need more. What is not taken comes
+     * back, with what follows it, in a later call. */
+    size_t (*on_input)(void *ctx, uint32_t index, uint8_t *bytes, size_t len, uint64_t now);
     /* The stream ended (why: what happened) or the input buffer filled up
      * with nothing parseable (overflow). */
     void (*on_eof)(void *ctx, uint32_t index, const char *why, bool overflow);

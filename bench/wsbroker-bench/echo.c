@@ -300,14 +300,15 @@ static void conn_finish_connect(struct worker *w, struct conn *c, int res)
     conn_send_upgrade(w, c);
 }
 
-static void conn_read_handshake(struct worker *w, struct conn *c)
+/* The 101 response at the start of bytes: its length once it is all here. */
+static size_t conn_read_handshake(struct worker *w, struct conn *c, uint8_t *bytes, size_t len)
 {
-    const char *resp = (const char *)c->io.in;
-    const char *head_end = memmem(resp, c->io.in_len, "\r\n\r\n", 4);
+    const char *resp = (const char *)bytes;
+    const char *head_end = memmem(resp, len, "\r\n\r\n", 4);
     if (head_end == NULL) {
-        if (c->io.in_len >= HANDSHAKE_MAX_RESPONSE)
+        if (len >= HANDSHAKE_MAX_RESPONSE)
             conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
-        return;
+        return 0;
     }
     size_t head_len = (size_t)(head_end - resp) + 4;
     const char *why = handshake_check_response(resp, head_len, c->key);
@@ -315,10 +316,8 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
         const char *eol = memchr(resp, '\r', head_len);
         int status_len = (int)(eol - resp);
         conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, status_len, resp);
-        return;
+        return 0;
     }
-    memmove(c->io.in, c->io.in + head_len, c->io.in_len - head_len); /* early frames, if any */
-    c->io.in_len -= head_len;
     c->state = CONN_OPEN;
     if (w->run->cfg.handshakes > 0) { /* storm: count it, send close 1000, hang up */
         uint64_t now = now_ns();
@@ -330,6 +329,7 @@ static void conn_read_handshake(struct worker *w, struct conn *c)
         conn_flush(w, c);
         conn_close(w, c);
     }
+    return head_len;
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -467,17 +467,21 @@ static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_fram
     }
 }
 
-static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
+/* The frames at the start of bytes: how many bytes the complete ones took. */
+static size_t conn_read_frames(struct worker *w, struct conn *c, uint8_t *bytes, size_t len,
+                               uint64_t now)
 {
     size_t off = 0;
     while (c->state == CONN_OPEN || c->state == CONN_CLOSING) {
         struct ws_frame f;
         memset(&f, 0, sizeof f);
-        ssize_t n = ws_frame_parse(c->io.in + off, c->io.in_len - off, &f);
+        ssize_t n = ws_frame_parse(bytes + off, len - off, &f);
         if (n == WS_FRAME_INCOMPLETE) {
             if (f.header_len > 0 && f.header_len + f.payload_len > c->io.in_cap)
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
                           (unsigned long long)f.payload_len);
+            else if (f.header_len > 0)
+                c->io.in_need = f.header_len + (size_t)f.payload_len;
             break;
         }
         if (n < 0) {
@@ -488,13 +492,10 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
         off += (size_t)n;
     }
     if (c->state == CONN_DONE)
-        return;
-    if (off > 0) {
-        memmove(c->io.in, c->io.in + off, c->io.in_len - off);
-        c->io.in_len -= off;
-    }
+        return off;
     conn_pump(w, c, now);
     conn_flush(w, c);
+    return off;
 }
 
 static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
@@ -515,15 +516,17 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* Parses what c->io.in holds: the 101 response, then frames. */
-static void conn_on_input(struct worker *w, struct conn *c, uint64_t now)
+/* Parses received bytes: the 101 response, then frames (conn_io.h). */
+static size_t conn_on_input(struct worker *w, struct conn *c, uint8_t *bytes, size_t len,
+                            uint64_t now)
 {
+    size_t used = 0;
     if (c->state == CONN_HANDSHAKING) {
-        conn_read_handshake(w, c);
+        used = conn_read_handshake(w, c, bytes, len);
         if (c->state != CONN_OPEN)
-            return;
+            return used;
     }
-    conn_read_frames(w, c, now);
+    return used + conn_read_frames(w, c, bytes + used, len - used, now);
 }
 
 /* ---- worker ----------------------------------------------------------- */
@@ -542,10 +545,10 @@ static void worker_on_connect(void *ctx, uint32_t index, int res)
     conn_finish_connect(w, &w->conns[index], res);
 }
 
-static void worker_on_input(void *ctx, uint32_t index, uint64_t now)
+static size_t worker_on_input(void *ctx, uint32_t index, uint8_t *bytes, size_t len, uint64_t now)
 {
     struct worker *w = ctx;
-    conn_on_input(w, &w->conns[index], now);
+    return conn_on_input(w, &w->conns[index], bytes, len, now);
 }
 
 static void worker_on_eof(void *ctx, uint32_t index, const char *why, bool overflow)

@@ -587,25 +587,25 @@ static void conn_join(struct worker *w, struct conn *c)
     c->state = CONN_JOINING;
 }
 
-static void conn_read_handshake(struct worker *w, struct conn *c)
+/* The 101 response at the start of bytes: its length once it is all here. */
+static size_t conn_read_handshake(struct worker *w, struct conn *c, uint8_t *bytes, size_t len)
 {
-    const char *resp = (const char *)c->io.in;
-    const char *head_end = memmem(resp, c->io.in_len, "\r\n\r\n", 4);
+    const char *resp = (const char *)bytes;
+    const char *head_end = memmem(resp, len, "\r\n\r\n", 4);
     if (head_end == NULL) {
-        if (c->io.in_len >= HANDSHAKE_MAX_RESPONSE)
+        if (len >= HANDSHAKE_MAX_RESPONSE)
             conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
-        return;
+        return 0;
     }
     size_t head_len = (size_t)(head_end - resp) + 4;
     const char *why = handshake_check_response(resp, head_len, c->key);
     if (why != NULL) {
         const char *eol = memchr(resp, '\r', head_len);
         conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, (int)(eol - resp), resp);
-        return;
+        return 0;
     }
-    memmove(c->io.in, c->io.in + head_len, c->io.in_len - head_len); /* early frames, if any */
-    c->io.in_len -= head_len;
     conn_join(w, c);
+    return head_len;
 }
 
 /* ---- payload stamps --------------------------------------------------- */
@@ -1189,7 +1189,7 @@ static void conn_on_peer_event(struct worker *w, struct conn *c, const struct pe
 }
 
 /* The stream buffer holds a partial message (under in_cap) plus one chunk
- * of c->io.in. */
+ * of received bytes (a provided buffer, or at most in_cap from wss://). */
 #define STREAM_CAP(c) (2 * (c)->io.in_cap)
 
 static void conn_feed_peer_stream(struct worker *w, struct conn *c, const uint8_t *bytes,
@@ -1283,26 +1283,28 @@ static void conn_on_frame(struct worker *w, struct conn *c, const struct ws_fram
     }
 }
 
-static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
+/* The frames at the start of bytes: how many bytes the complete ones took. */
+static size_t conn_read_frames(struct worker *w, struct conn *c, uint8_t *bytes, size_t len,
+                               uint64_t now)
 {
     size_t off = 0;
     bool streamed = w->run->cfg.adapter == ADAPTER_NATS || w->run->cfg.adapter == ADAPTER_MQTT;
     while (c->state >= CONN_JOINING && c->state <= CONN_CLOSING) {
         if (c->stream_frame_left > 0) { /* the rest of a large peer frame */
-            size_t take = c->io.in_len - off;
+            size_t take = len - off;
             if (take > c->stream_frame_left)
                 take = (size_t)c->stream_frame_left;
             if (take == 0)
                 break;
             c->stream_frame_left -= take;
             if (c->state != CONN_CLOSING)
-                conn_feed_peer_stream(w, c, c->io.in + off, take, now);
+                conn_feed_peer_stream(w, c, bytes + off, take, now);
             off += take;
             continue;
         }
         struct ws_frame f;
         memset(&f, 0, sizeof f);
-        ssize_t n = ws_frame_parse(c->io.in + off, c->io.in_len - off, &f);
+        ssize_t n = ws_frame_parse(bytes + off, len - off, &f);
         if (n == WS_FRAME_INCOMPLETE && streamed && f.header_len > 0 && f.fin && f.rsv == 0 &&
             !f.masked && (f.opcode == WS_OP_BINARY || f.opcode == WS_OP_TEXT)) {
             /* a peer's data frame not all here yet: take its payload as it comes */
@@ -1314,6 +1316,8 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
             if (f.header_len > 0 && f.header_len + f.payload_len > c->io.in_cap)
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
                           (unsigned long long)f.payload_len);
+            else if (f.header_len > 0)
+                c->io.in_need = f.header_len + (size_t)f.payload_len;
             break;
         }
         if (n < 0) {
@@ -1324,14 +1328,11 @@ static void conn_read_frames(struct worker *w, struct conn *c, uint64_t now)
         off += (size_t)n;
     }
     if (c->state == CONN_DONE)
-        return;
-    if (off > 0) {
-        memmove(c->io.in, c->io.in + off, c->io.in_len - off);
-        c->io.in_len -= off;
-    }
+        return off;
     if (w->role == ROLE_PUBLISHER)
         pub_pump(w, c, now);
     conn_flush(w, c);
+    return off;
 }
 
 static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
@@ -1353,18 +1354,20 @@ static void conn_on_eof(struct worker *w, struct conn *c, const char *why)
     }
 }
 
-/* Parses what c->io.in holds: the 101 response, then frames. */
-static void conn_on_input(struct worker *w, struct conn *c, uint64_t now)
+/* Parses received bytes: the 101 response, then frames (conn_io.h). */
+static size_t conn_on_input(struct worker *w, struct conn *c, uint8_t *bytes, size_t len,
+                            uint64_t now)
 {
+    size_t used = 0;
     if (c->state == CONN_HANDSHAKING) {
-        conn_read_handshake(w, c);
+        used = conn_read_handshake(w, c, bytes, len);
         if (c->state != CONN_JOINING)
-            return;
+            return used;
         conn_flush(w, c);
         if (c->state == CONN_DONE)
-            return;
+            return used;
     }
-    conn_read_frames(w, c, now);
+    return used + conn_read_frames(w, c, bytes + used, len - used, now);
 }
 
 /* ---- worker ----------------------------------------------------------- */
@@ -1383,10 +1386,10 @@ static void worker_on_connect(void *ctx, uint32_t index, int res)
     conn_finish_connect(w, &w->conns[index], res);
 }
 
-static void worker_on_input(void *ctx, uint32_t index, uint64_t now)
+static size_t worker_on_input(void *ctx, uint32_t index, uint8_t *bytes, size_t len, uint64_t now)
 {
     struct worker *w = ctx;
-    conn_on_input(w, &w->conns[index], now);
+    return conn_on_input(w, &w->conns[index], bytes, len, now);
 }
 
 static void worker_on_eof(void *ctx, uint32_t index, const char *why, bool overflow)

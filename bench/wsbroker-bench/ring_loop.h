@@ -49,13 +49,13 @@ struct ring_sock {
 };
 
 /* One completion, handed to the scenario. data/len: received bytes (RECV with
- * res > 0), lent for the callback only. */
+ * res > 0), lent for the callback only (which may parse them in place). */
 struct ring_event {
     enum ring_op op;
     uint32_t index;
     int res;
     bool more; /* a multishot recv stays armed */
-    const uint8_t *data;
+    uint8_t *data;
     size_t len;
 };
 
