@@ -2,7 +2,8 @@
  * backlog.h - when a worker's fan-out is "backlogged", the signal behind
  * publisher back-pressure (docs/protocol.md 4.4, docs/ARCHITECTURE.md).
  *
- * A subscribing session is *behind* while its connection's queue is past
+ * A subscribing session is *behind* while its backlog - its connection's
+ * queue, plus the frames waiting behind its full manual-ack windows - is past
  * 1/16 of slow-consumer-bytes but not past slow-consumer-bytes itself: it
  * is being served late, not refusing to read. It is caught up again below
  * 1/32. Past slow-consumer-bytes it is *slow*: its slow-consumer policy

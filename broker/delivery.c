@@ -78,6 +78,24 @@ static void ring_clear(struct msg_ring *q)
     memset(q, 0, sizeof(*q));
 }
 
+/* --- the manual-ack queue behind a full window --------------------------- */
+
+/* Its frames count toward the session's backlog (note_behind), as queued
+ * bytes do: a subscriber that acks late is being served late. */
+static int waiting_push(struct delivery *d, struct outbuf *frame, uint64_t seq)
+{
+    if (ring_push(&d->waiting, frame, seq, 0) != 0)
+        return -1;
+    d->sub->session->waiting_bytes += frame->len;
+    return 0;
+}
+
+static void waiting_pop(struct delivery *d)
+{
+    d->sub->session->waiting_bytes -= ring_front(&d->waiting)->frame->len;
+    ring_pop(&d->waiting, NULL);
+}
+
 /* --- create / destroy ------------------------------------------------------ */
 
 struct delivery *delivery_create(struct router *r, struct subscription *sub, struct topic *t,
@@ -148,6 +166,8 @@ void delivery_destroy(struct router *r, struct delivery *d)
         router_local_topic_drop(r, lt);
     if (d->conflated)
         outbuf_release(d->conflated);
+    while (d->waiting.count > 0)
+        waiting_pop(d);
     ring_clear(&d->unacked);
     ring_clear(&d->waiting);
     free(d);
@@ -190,12 +210,14 @@ static void stall(struct delivery *d)
 }
 
 /* Publisher back-pressure (backlog.h): counts the session as behind while
- * its queue is between the behind mark and slow-consumer-bytes. */
+ * its backlog - its queue and what waits behind full manual-ack windows -
+ * is between the behind mark and slow-consumer-bytes. */
 static void note_behind(struct session *s, const struct conn *c)
 {
     if (s->conn != c || c->state != CONN_OPEN)
         return;
-    uint64_t queued = conn_queued_bytes(c), slow = s->worker->cfg->slow_consumer_bytes;
+    uint64_t queued = conn_queued_bytes(c) + s->waiting_bytes;
+    uint64_t slow = s->worker->cfg->slow_consumer_bytes;
     bool behind = queued > backlog_behind_bytes(slow) && queued <= slow;
     if (behind == s->behind ||
         (!behind && queued > backlog_caught_up_bytes(slow) && queued <= slow))
@@ -240,8 +262,10 @@ static struct outbuf *take_frame(struct conn *c, struct outbuf *frame)
 /* Manual ack: sends and remembers until acked. */
 static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq)
 {
-    uint64_t now = c->worker->now_ms;
-    if (ring_push(&d->unacked, take_frame(c, frame), seq, now + backoff_ms(d, 0)) != 0) {
+    uint64_t due = c->worker->now_ms + backoff_ms(d, 0);
+    if (d->unacked.count == 0 || due < d->unacked_due_ms)
+        d->unacked_due_ms = due;
+    if (ring_push(&d->unacked, take_frame(c, frame), seq, due) != 0) {
         outbuf_release(frame);
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
@@ -257,7 +281,7 @@ static void pump_waiting(struct delivery *d, struct conn *c)
            c->state == CONN_OPEN) {
         struct pending_msg *m = ring_front(&d->waiting);
         send_tracked(d, c, m->frame, m->seq);
-        ring_pop(&d->waiting, NULL);
+        waiting_pop(d);
     }
     if (d->waiting.count == 0)
         announce_gap(d);
@@ -283,8 +307,8 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
         if (d->sub->ack == WSB_ACK_MANUAL) {
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->waiting.count);
             while (d->waiting.count > 0) /* only the newest waits */
-                ring_pop(&d->waiting, NULL);
-            if (ring_push(&d->waiting, take_frame(c, frame), seq, 0) != 0)
+                waiting_pop(d);
+            if (waiting_push(d, take_frame(c, frame), seq) != 0)
                 outbuf_release(frame);
         } else {
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->conflated != NULL);
@@ -319,7 +343,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
         !conn_is_slow(d, c)) {
         send_tracked(d, c, frame, seq);
     } else if (d->gap_from == 0 && (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
-        if (ring_push(&d->waiting, take_frame(c, frame), seq, 0) != 0) {
+        if (waiting_push(d, take_frame(c, frame), seq) != 0) {
             outbuf_release(frame);
             conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
             return;
@@ -360,17 +384,27 @@ void delivery_ack(struct delivery *d, uint64_t seq)
     while (d->unacked.count > 0 && ring_front(&d->unacked)->seq <= seq)
         ring_pop(&d->unacked, &d->sub->session->worker->release_batch);
     struct conn *c = delivery_conn(d);
-    if (c)
+    if (c) {
         pump_waiting(d, c);
+        note_behind(d->sub->session, c); /* what waited is queued, or gone */
+    }
 }
 
+/* Scans the window only when its earliest due time has come: with acks
+ * flowing, that is never. */
 void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
 {
     struct conn *c = delivery_conn(d);
-    for (uint32_t i = 0; i < d->unacked.count && c && c->state == CONN_OPEN; i++) {
+    if (d->unacked.count == 0 || now_ms < d->unacked_due_ms)
+        return;
+    uint64_t earliest = UINT64_MAX;
+    uint32_t i = 0;
+    for (; i < d->unacked.count && c && c->state == CONN_OPEN; i++) {
         struct pending_msg *m = ring_at(&d->unacked, i);
-        if (m->due_ms > now_ms || conn_is_slow(d, c))
+        if (m->due_ms > now_ms || conn_is_slow(d, c)) {
+            earliest = m->due_ms < earliest ? m->due_ms : earliest;
             continue;
+        }
         const uint8_t *envelope = outbuf_payload(m->frame);
         size_t len = m->frame->len - (size_t)(envelope - m->frame->data);
         struct outbuf *b = conn_alloc_outbuf(c, len + 8);
@@ -386,7 +420,10 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
         conn_send(c, b);
         m->attempts++;
         m->due_ms = now_ms + backoff_ms(d, m->attempts);
+        earliest = m->due_ms < earliest ? m->due_ms : earliest;
     }
+    if (i == d->unacked.count) /* else the connection closed: look again next time */
+        d->unacked_due_ms = earliest;
 }
 
 /* --- stalled deliveries --------------------------------------------------------- */

@@ -40,6 +40,7 @@ struct delivery {
     uint64_t gap_from, gap_to; /* dropped, not yet announced (0: none) */
     struct outbuf *conflated;  /* conflate: the newest message held back */
     struct msg_ring unacked;   /* manual: sent, not acked (<= window) */
+    uint64_t unacked_due_ms;   /* manual: no unacked message is due before */
     struct msg_ring waiting;   /* manual: beyond the window (<= sub-queue) */
     bool stalled;              /* on the session's stalled list */
     struct delivery *next_stalled;

@@ -65,6 +65,7 @@ struct session {
     struct token_bucket publish_budget; /* publish-rate */
     /* publisher back-pressure (backlog.h, router.h) */
     unsigned delivery_count; /* deliveries over all subscriptions */
+    uint64_t waiting_bytes;  /* frames waiting behind full manual-ack windows */
     bool behind;             /* counted in the router's behind */
     bool held;               /* on the router's held list: not read */
     struct session *next_held;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Publisher back-pressure (docs/protocol.md 4.4, 4.6) against the real broker.
 
-Two properties, each with real sockets, a real broker (--workers 2) and
+Three properties, each with real sockets, a real broker (--workers 2) and
 bounded in count and time:
 
   * A publisher that writes far faster than its subscribers read is slowed
@@ -11,6 +11,9 @@ bounded in count and time:
     (wsbroker_publisher_holds_total). With --publisher-backpressure off the
     same run ends in gaps; run it by hand with `--broker-arg
     --publisher-backpressure --broker-arg off` to watch this test fail.
+  * The same with manual-ack subscribers: what waits behind their windows
+    counts as their backlog, so the publisher is held rather than the
+    waiting queues overflowing into drops.
   * One subscriber that stops reading does not stall the publisher: the
     publisher gets every confirm, the subscribers that read get every
     message, and the stalled one gets its slow-consumer policy (drop: a gap
@@ -135,6 +138,27 @@ async def read_stream(sub, topic, count, limit_s):
     return seqs, gaps
 
 
+async def read_stream_acking(sub, topic, count, limit_s, ack_every):
+    """read_stream for a manual-ack subscription: a cumulative ack every
+    ack_every messages (redeliveries are counted, not listed)."""
+    seqs, gaps, redelivered = [], [], 0
+    deadline = time.monotonic() + limit_s
+    while not seqs or seqs[-1] < count:
+        env = await sub.recv(max(0.01, deadline - time.monotonic()))
+        if env.get("op") == "msg" and env.get("topic") == topic:
+            if env.get("re"):
+                redelivered += 1
+                continue
+            seqs.append(env["seq"])
+            if env["seq"] % ack_every == 0 or env["seq"] == count:
+                await sub.send({"op": "ack", "topic": topic, "seq": env["seq"]})
+        elif env.get("op") == "gap":
+            gaps.append(env)
+            if env.get("to", 0) >= count:
+                break
+    return seqs, gaps, redelivered
+
+
 def in_thread(fn, *args):
     return asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
@@ -171,6 +195,46 @@ class BackpressureTest(unittest.IsolatedAsyncioTestCase):
             print(f"  {count} x {size} B to {nsubs} subscribers: "
                   f"{holds} publisher holds, {drops} drops", flush=True)
             for i, (seqs, gaps) in enumerate(results):
+                self.assertEqual(gaps, [], f"subscriber {i} got gap notices")
+                self.assertEqual(seqs, list(range(1, count + 1)),
+                                 f"subscriber {i}: not every message, in order")
+            self.assertGreater(holds, 0, "the publisher was never held")
+            self.assertEqual(drops, 0)
+            for s in subs:
+                await s.close()
+
+    async def test_manual_ack_subscribers_slow_the_publisher(self):
+        # With manual acks, messages wait in the broker behind each full
+        # window, not in the connection's queue. They count toward the
+        # subscriber's backlog all the same (backlog.h): the publisher is held
+        # instead of the waiting queues running past sub-queue into drops.
+        # Without that, this run ends in gap notices (as it did before).
+        topic, count, size, nsubs = "bp.acks", 5000, 4096, 4
+        with start(["--recv-buffers", "8", "--recv-buffer-size", "4096",
+                    "--xring-entries", "64", "--slow-consumer-bytes", str(8 << 20),
+                    "--sub-queue", "500", "--publisher-hold-max", "10000"]) as b:
+            subs = [await pubsub.V1.open(b) for _ in range(nsubs)]
+            for s in subs:
+                await s.send({"op": "sub", "id": 1, "topic": topic, "policy": "drop",
+                              "ack": "manual", "window": 64})
+                await s.expect("subscribed")
+            pub = await in_thread(RawPublisher, b)
+            try:
+                writing = in_thread(pub.burst, topic, count, size)
+                results = await asyncio.wait_for(
+                    asyncio.gather(*(read_stream_acking(s, topic, count, RUN_LIMIT_S, 16)
+                                     for s in subs)),
+                    RUN_LIMIT_S)
+                await asyncio.wait_for(writing, RUN_LIMIT_S)
+            finally:
+                pub.close()
+            holds = metric_sum(b, "wsbroker_publisher_holds_total")
+            drops = metric_sum(b, "wsbroker_drops_total")
+            redelivered = sum(r for _, _, r in results)
+            print(f"  {count} x {size} B to {nsubs} manual-ack subscribers (window 64, "
+                  f"sub-queue 500): {holds} publisher holds, {drops} drops, "
+                  f"{redelivered} redeliveries", flush=True)
+            for i, (seqs, gaps, _) in enumerate(results):
                 self.assertEqual(gaps, [], f"subscriber {i} got gap notices")
                 self.assertEqual(seqs, list(range(1, count + 1)),
                                  f"subscriber {i}: not every message, in order")
