@@ -94,12 +94,19 @@ static void conn_io_on_sent(struct ring_loop *l, struct conn_io *io, int res,
         conn_io_flush(l, io, ops, ctx);
 }
 
+/* The scenario parses [bytes, bytes + len): returns what it used. */
+static size_t conn_io_parse(struct conn_io *io, uint8_t *bytes, size_t len,
+                            const struct conn_io_ops *ops, void *ctx, uint64_t now)
+{
+    io->in_need = 0;
+    return ops->on_input(ctx, io->sock.index, bytes, len, now);
+}
+
 /* Hands io->in to the scenario and keeps what it left. */
 static void conn_io_parse_held(struct conn_io *io, const struct conn_io_ops *ops, void *ctx,
                                uint64_t now)
 {
-    io->in_need = 0;
-    size_t used = ops->on_input(ctx, io->sock.index, io->in, io->in_len, now);
+    size_t used = conn_io_parse(io, io->in, io->in_len, ops, ctx, now);
     if (io->sock.fd < 0 || used == 0)
         return;
     memmove(io->in, io->in + used, io->in_len - used);
@@ -116,8 +123,7 @@ static void conn_io_take(struct conn_io *io, uint8_t *bytes, size_t len,
     uint64_t now = now_ns();
     while (len > 0 && io->sock.fd >= 0) {
         if (io->in_len == 0) {
-            io->in_need = 0;
-            size_t used = ops->on_input(ctx, io->sock.index, bytes, len, now);
+            size_t used = conn_io_parse(io, bytes, len, ops, ctx, now);
             if (io->sock.fd < 0 || used == len)
                 return;
             bytes += used;

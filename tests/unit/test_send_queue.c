@@ -35,11 +35,6 @@ static struct outbuf *frame_new(size_t len, uint8_t tag)
 }
 
 /* Every unsent byte in the queue, in order, into out; returns how many. */
-static size_t queue_bytes(const struct send_queue *q, uint8_t *out, size_t cap)
-{
-    return send_queue_copy_out(q, out, cap);
-}
-
 static void test_gather_keeps_bytes_order_and_references(void **state)
 {
     (void)state;
@@ -71,14 +66,14 @@ static void test_gather_keeps_bytes_order_and_references(void **state)
     total -= 30;
 
     static uint8_t before[65536], after[65536];
-    assert_int_equal(queue_bytes(&q, before, sizeof(before)), total);
+    assert_int_equal(send_queue_copy_out(&q, before, sizeof(before)), total);
     uint32_t count_before = q.count;
 
     send_queue_gather(&q, &pool, &batch);
     outbuf_release_flush(&batch);
 
     assert_int_equal(q.bytes, total);
-    assert_int_equal(queue_bytes(&q, after, sizeof(after)), total);
+    assert_int_equal(send_queue_copy_out(&q, after, sizeof(after)), total);
     assert_memory_equal(before, after, total);
     /* at most SEND_GATHER_BUFFERS buffers replaced whole runs of frames */
     assert_true(q.count < count_before);
