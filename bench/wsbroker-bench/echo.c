@@ -303,21 +303,14 @@ static void conn_finish_connect(struct worker *w, struct conn *c, int res)
 /* The 101 response at the start of bytes: its length once it is all here. */
 static size_t conn_read_handshake(struct worker *w, struct conn *c, uint8_t *bytes, size_t len)
 {
-    const char *resp = (const char *)bytes;
-    const char *head_end = memmem(resp, len, "\r\n\r\n", 4);
-    if (head_end == NULL) {
-        if (len >= HANDSHAKE_MAX_RESPONSE)
-            conn_fail(w, c, ERR_HANDSHAKE, "response head over %d bytes", HANDSHAKE_MAX_RESPONSE);
+    struct handshake_response answer;
+    enum handshake_answer a = handshake_read_response((const char *)bytes, len, c->key, &answer);
+    if (a != HANDSHAKE_ACCEPTED) {
+        if (a != HANDSHAKE_INCOMPLETE)
+            conn_fail(w, c, ERR_HANDSHAKE, "%s", answer.error);
         return 0;
     }
-    size_t head_len = (size_t)(head_end - resp) + 4;
-    const char *why = handshake_check_response(resp, head_len, c->key);
-    if (why != NULL) {
-        const char *eol = memchr(resp, '\r', head_len);
-        int status_len = (int)(eol - resp);
-        conn_fail(w, c, ERR_HANDSHAKE, "%s (got \"%.*s\")", why, status_len, resp);
-        return 0;
-    }
+    size_t head_len = answer.head_len;
     c->state = CONN_OPEN;
     if (w->run->cfg.handshakes > 0) { /* storm: count it, send close 1000, hang up */
         uint64_t now = now_ns();

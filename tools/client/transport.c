@@ -290,15 +290,6 @@ static size_t write_upgrade(char *out, size_t cap, const struct transport_target
     return handshake_write_request(out, cap, &req, raw, key);
 }
 
-/* The first line of an HTTP response, for an error message. */
-static void status_line(const char *resp, size_t len, char *out, size_t cap)
-{
-    size_t n = strcspn(resp, "\r\n");
-    if (n > len)
-        n = len;
-    snprintf(out, cap, "%.*s", (int)n, resp);
-}
-
 static enum wsb_client_status upgrade(struct transport *tr, const struct transport_target *t,
                                       const char *token, uint64_t deadline_ns, uint8_t *extra,
                                       size_t extra_cap, size_t *extra_len, char *why,
@@ -317,7 +308,7 @@ static enum wsb_client_status upgrade(struct transport *tr, const struct transpo
     enum wsb_client_status st = transport_send(tr, req, len, deadline_ns, why, why_cap);
     if (st != WSB_CLIENT_OK)
         return st;
-    char resp[HANDSHAKE_MAX_RESPONSE + 1];
+    char resp[HANDSHAKE_MAX_RESPONSE];
     size_t got = 0;
     for (;;) {
         char rwhy[128];
@@ -334,24 +325,16 @@ static enum wsb_client_status upgrade(struct transport *tr, const struct transpo
             return WSB_CLIENT_ERR_CONNECT;
         }
         got += (size_t)n;
-        resp[got] = '\0';
-        char *end = strstr(resp, "\r\n\r\n");
-        if (end == NULL) {
-            if (got == HANDSHAKE_MAX_RESPONSE) {
-                snprintf(why, why_cap, "the upgrade answer is too long");
-                return WSB_CLIENT_ERR_PROTOCOL;
-            }
+        struct handshake_response answer;
+        enum handshake_answer a = handshake_read_response(resp, got, key, &answer);
+        if (a == HANDSHAKE_INCOMPLETE)
             continue;
+        if (a != HANDSHAKE_ACCEPTED) {
+            snprintf(why, why_cap, "WebSocket upgrade to %s:%s%s refused: %s", t->host, t->port,
+                     t->path, answer.error);
+            return a == HANDSHAKE_TOO_LONG ? WSB_CLIENT_ERR_PROTOCOL : WSB_CLIENT_ERR_CONNECT;
         }
-        size_t head = (size_t)(end + 4 - resp);
-        const char *bad = handshake_check_response(resp, head, key);
-        if (bad != NULL) {
-            char line[128];
-            status_line(resp, head, line, sizeof line);
-            snprintf(why, why_cap, "WebSocket upgrade to %s:%s%s refused: %s (%s)", t->host,
-                     t->port, t->path, line, bad);
-            return WSB_CLIENT_ERR_CONNECT;
-        }
+        size_t head = answer.head_len;
         size_t rest = got - head;
         if (rest > extra_cap) {
             snprintf(why, why_cap, "too many bytes after the upgrade answer");

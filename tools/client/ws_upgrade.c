@@ -94,3 +94,27 @@ const char *handshake_check_response(const char *resp, size_t len, const char *k
         return "missing or wrong Sec-WebSocket-Accept";
     return NULL;
 }
+
+enum handshake_answer handshake_read_response(const char *bytes, size_t len, const char *key,
+                                              struct handshake_response *out)
+{
+    out->head_len = 0;
+    out->error[0] = '\0';
+    const char *head_end = memmem(bytes, len, "\r\n\r\n", 4);
+    size_t head_len = head_end ? (size_t)(head_end - bytes) + 4 : 0;
+    if (head_end == NULL ? len >= HANDSHAKE_MAX_RESPONSE : head_len > HANDSHAKE_MAX_RESPONSE) {
+        snprintf(out->error, sizeof out->error, "the response head is over %d bytes",
+                 HANDSHAKE_MAX_RESPONSE);
+        return HANDSHAKE_TOO_LONG;
+    }
+    if (head_end == NULL)
+        return HANDSHAKE_INCOMPLETE;
+    const char *why = handshake_check_response(bytes, head_len, key);
+    if (why != NULL) {
+        size_t status_len = strcspn(bytes, "\r\n"); /* the head ends in one */
+        snprintf(out->error, sizeof out->error, "%.*s (%s)", (int)status_len, bytes, why);
+        return HANDSHAKE_REFUSED;
+    }
+    out->head_len = head_len;
+    return HANDSHAKE_ACCEPTED;
+}

@@ -42,4 +42,26 @@ const char *handshake_header_value(const char *resp, const char *end, const char
  * was sent. Returns NULL when it accepts the upgrade, else what is wrong. */
 const char *handshake_check_response(const char *resp, size_t len, const char *key);
 
+/* What the bytes received so far say about the answer to an upgrade. */
+enum handshake_answer {
+    HANDSHAKE_INCOMPLETE, /* no end of the head yet: read more */
+    HANDSHAKE_ACCEPTED,   /* the head is head_len bytes; frames may follow */
+    HANDSHAKE_TOO_LONG,   /* no end of the head in HANDSHAKE_MAX_RESPONSE bytes */
+    HANDSHAKE_REFUSED,    /* not a valid 101 for the key that was sent */
+};
+
+#define HANDSHAKE_ERROR_MAX 192
+
+struct handshake_response {
+    size_t head_len; /* ACCEPTED */
+    /* TOO_LONG, REFUSED: for an error message, e.g. "HTTP/1.1 404 Not Found
+     * (no 101 Switching Protocols)" - the status line and what is wrong */
+    char error[HANDSHAKE_ERROR_MAX];
+};
+
+/* Reads the response head at the start of [bytes, bytes + len), the bytes
+ * received so far, and checks it against key (handshake_check_response). */
+enum handshake_answer handshake_read_response(const char *bytes, size_t len, const char *key,
+                                              struct handshake_response *out);
+
 #endif

@@ -1,0 +1,117 @@
+/*
+ * test_ws_upgrade.c - proves the client's reading of the 101 answer
+ * (tools/client/ws_upgrade.c), which the client library and wsbroker-bench
+ * share: accepted at every split point with the frames that follow left
+ * alone, refused with the status line and what is wrong, and bounded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "ws_upgrade.h"
+
+#define KEY    "dGhlIHNhbXBsZSBub25jZQ=="
+#define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+static const char accepted_head[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                    "Upgrade: websocket\r\n"
+                                    "Connection: Upgrade\r\n"
+                                    "Sec-WebSocket-Accept: " ACCEPT "\r\n"
+                                    "\r\n";
+
+static enum handshake_answer read_text(const char *text, size_t len, struct handshake_response *out)
+{
+    return handshake_read_response(text, len, KEY, out);
+}
+
+static void test_accepted_with_a_frame_behind_it(void **state)
+{
+    (void)state;
+    char bytes[sizeof accepted_head + 8];
+    size_t head = sizeof accepted_head - 1;
+    memcpy(bytes, accepted_head, head);
+    memcpy(bytes + head, "\x81\x02hi", 4); /* a text frame in the same read */
+    struct handshake_response out;
+    assert_int_equal(read_text(bytes, head + 4, &out), HANDSHAKE_ACCEPTED);
+    assert_int_equal(out.head_len, head);
+    assert_string_equal(out.error, "");
+}
+
+static void test_incomplete_at_every_split_point(void **state)
+{
+    (void)state;
+    size_t head = sizeof accepted_head - 1;
+    for (size_t len = 0; len < head; len++) {
+        struct handshake_response out;
+        assert_int_equal(read_text(accepted_head, len, &out), HANDSHAKE_INCOMPLETE);
+    }
+}
+
+static void test_refused_names_the_status_line(void **state)
+{
+    (void)state;
+    static const char forbidden[] = "HTTP/1.1 403 Forbidden\r\n"
+                                    "Content-Length: 0\r\n"
+                                    "\r\n";
+    struct handshake_response out;
+    assert_int_equal(read_text(forbidden, sizeof forbidden - 1, &out), HANDSHAKE_REFUSED);
+    assert_string_equal(out.error, "HTTP/1.1 403 Forbidden (no 101 Switching Protocols)");
+}
+
+static void test_refused_when_the_accept_key_is_wrong(void **state)
+{
+    (void)state;
+    static const char wrong[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                "Upgrade: websocket\r\n"
+                                "Connection: Upgrade\r\n"
+                                "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n"
+                                "\r\n";
+    struct handshake_response out;
+    assert_int_equal(read_text(wrong, sizeof wrong - 1, &out), HANDSHAKE_REFUSED);
+    assert_string_equal(out.error,
+                        "HTTP/1.1 101 Switching Protocols (missing or wrong Sec-WebSocket-Accept)");
+}
+
+static void test_refused_without_upgrade_header(void **state)
+{
+    (void)state;
+    static const char no_upgrade[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                                     "Sec-WebSocket-Accept: " ACCEPT "\r\n"
+                                     "\r\n";
+    struct handshake_response out;
+    assert_int_equal(read_text(no_upgrade, sizeof no_upgrade - 1, &out), HANDSHAKE_REFUSED);
+    assert_string_equal(out.error,
+                        "HTTP/1.1 101 Switching Protocols (missing or wrong Upgrade header)");
+}
+
+static void test_a_head_without_end_is_bounded(void **state)
+{
+    (void)state;
+    static char endless[HANDSHAKE_MAX_RESPONSE + 16];
+    memset(endless, 'x', sizeof endless);
+    memcpy(endless, "HTTP/1.1 101 ", 13);
+    struct handshake_response out;
+    assert_int_equal(read_text(endless, HANDSHAKE_MAX_RESPONSE - 1, &out), HANDSHAKE_INCOMPLETE);
+    assert_int_equal(read_text(endless, HANDSHAKE_MAX_RESPONSE, &out), HANDSHAKE_TOO_LONG);
+    assert_string_equal(out.error, "the response head is over 4096 bytes");
+    /* an end found past the limit is still too long */
+    memcpy(endless + HANDSHAKE_MAX_RESPONSE + 2, "\r\n\r\n", 4);
+    assert_int_equal(read_text(endless, sizeof endless, &out), HANDSHAKE_TOO_LONG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accepted_with_a_frame_behind_it),
+        cmocka_unit_test(test_incomplete_at_every_split_point),
+        cmocka_unit_test(test_refused_names_the_status_line),
+        cmocka_unit_test(test_refused_when_the_accept_key_is_wrong),
+        cmocka_unit_test(test_refused_without_upgrade_header),
+        cmocka_unit_test(test_a_head_without_end_is_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
