@@ -14,7 +14,9 @@
 #   SUBSCRIBERS (default 1000), RATE (publishes/s for the fixed-rate runs,
 #   default 200), MD_RATE (market data, default 1000), MD_SUBSCRIBERS (market
 #   data subscribers, each on MD_SYMBOLS of the 100 symbols; defaults 100 and 10),
-#   WSB_WORKERS (default 2), ONLY (run only scenarios whose name contains it).
+#   WSB_WORKERS (default 2), ONLY (run only scenarios whose name contains it),
+#   REPEAT (rounds, default 1: every scenario runs once per round, and the
+#   table gives each goal's ratio as the median over the rounds, with its range).
 #
 # Settings, the same for every broker: one publisher, 64-byte payloads, QoS 0
 # / acks off / no confirms on the peers (wsbroker publishes with confirm, its
@@ -35,6 +37,7 @@ MD_RATE=${MD_RATE:-1000}
 MD_SUBSCRIBERS=${MD_SUBSCRIBERS:-100}
 MD_SYMBOLS=${MD_SYMBOLS:-10}
 WSB_WORKERS=${WSB_WORKERS:-2}
+REPEAT=${REPEAT:-1}
 ONLY=${ONLY:-}
 BENCH=$BUILD/bench/wsbroker-bench/wsbroker-bench
 REFERENCE=$BUILD/bench/broadcast_reference
@@ -112,26 +115,29 @@ declare -A PID=([wsbroker]=$WSB_PID [nats]=$NATS_PID [mqtt]=$MQTT_PID [raw]=$REF
     echo "wsbroker: --workers $WSB_WORKERS, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "nats-server: $(nats-server --version)"
     echo "mosquitto: $(mosquitto -h 2>&1 | head -1)"
-    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE MD_SUBSCRIBERS=$MD_SUBSCRIBERS MD_SYMBOLS=$MD_SYMBOLS"
+    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE MD_SUBSCRIBERS=$MD_SUBSCRIBERS MD_SYMBOLS=$MD_SYMBOLS REPEAT=$REPEAT"
 } >"$OUT/environment.txt"
 
 # run NAME TARGET SCENARIO ARGS...: one run, its JSON in $OUT/NAME.TARGET.json
+# (round 1) or $OUT/NAME.TARGET.rROUND.json
+ROUND=1
 run() {
     local name=$1 target=$2 scenario=$3; shift 3
     [ -z "$ONLY" ] || [[ "$name" == *"$ONLY"* ]] || return 0
     local adapter=$target
     [ "$target" = wsbroker ] && adapter=wsbroker
-    local before after rc=0
+    local tag="$name.$target" before after rc=0
+    [ "$ROUND" -eq 1 ] || tag="$tag.r$ROUND"
     before=$(cpu_ticks "${PID[$target]}")
-    echo "compare.sh: $name on $target" >&2
+    echo "compare.sh: round $ROUND of $REPEAT: $name on $target" >&2
     "$BENCH" "$scenario" --adapter "$adapter" --url "${URL[$target]}" --duration "$DURATION" \
-        --warmup "$WARMUP" --json --csv "$OUT/$name.$target.csv" "$@" \
-        >"$OUT/$name.$target.json" 2>"$OUT/$name.$target.err" || rc=$?
+        --warmup "$WARMUP" --json --csv "$OUT/$tag.csv" "$@" \
+        >"$OUT/$tag.json" 2>"$OUT/$tag.err" || rc=$?
     after=$(cpu_ticks "${PID[$target]}")
-    echo "{\"name\":\"$name\",\"target\":\"$target\",\"exit\":$rc,\"broker_cpu_s\":$(( after - before ))e-2}" \
-        >"$OUT/$name.$target.meta.json"
-    if command -v gnuplot >/dev/null && [ -s "$OUT/$name.$target.csv" ]; then
-        gnuplot -e "csv='$OUT/$name.$target.csv'; png='$OUT/$name.$target.png'; title='$name on $target'" \
+    echo "{\"name\":\"$name\",\"target\":\"$target\",\"round\":$ROUND,\"exit\":$rc,\"broker_cpu_s\":$(( after - before ))e-2}" \
+        >"$OUT/$tag.meta.json"
+    if command -v gnuplot >/dev/null && [ -s "$OUT/$tag.csv" ]; then
+        gnuplot -e "csv='$OUT/$tag.csv'; png='$OUT/$tag.png'; title='$name on $target (round $ROUND)'" \
             "$ROOT/bench/plot.gp" 2>/dev/null || true
     fi
 }
@@ -139,13 +145,15 @@ run() {
 FAN=(--subscribers "$SUBSCRIBERS" --size 64 --topics 1 --drain 5)
 MD=(--topics 100 --subscribers "$MD_SUBSCRIBERS" --symbols-per-sub "$MD_SYMBOLS" --zipf 1.0 --size 64
     --drain 5)
-for t in wsbroker nats mqtt raw; do run fanout-closed "$t" fanout "${FAN[@]}"; done
-for t in wsbroker nats mqtt; do run fanout-rate "$t" fanout "${FAN[@]}" --rate "$RATE"; done
-for t in wsbroker nats mqtt; do run market-closed "$t" market "${MD[@]}"; done
-for t in wsbroker nats mqtt; do run market-rate "$t" market "${MD[@]}" --rate "$MD_RATE"; done
-for ack in none manual; do
-    run "acks-$ack-closed" wsbroker fanout "${FAN[@]}" --ack "$ack"
-    run "acks-$ack-rate" wsbroker fanout "${FAN[@]}" --ack "$ack" --rate "$RATE"
+for ROUND in $(seq "$REPEAT"); do
+    for t in wsbroker nats mqtt raw; do run fanout-closed "$t" fanout "${FAN[@]}"; done
+    for t in wsbroker nats mqtt; do run fanout-rate "$t" fanout "${FAN[@]}" --rate "$RATE"; done
+    for t in wsbroker nats mqtt; do run market-closed "$t" market "${MD[@]}"; done
+    for t in wsbroker nats mqtt; do run market-rate "$t" market "${MD[@]}" --rate "$MD_RATE"; done
+    for ack in none manual; do
+        run "acks-$ack-closed" wsbroker fanout "${FAN[@]}" --ack "$ack"
+        run "acks-$ack-rate" wsbroker fanout "${FAN[@]}" --ack "$ack" --rate "$RATE"
+    done
 done
 
 /usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT" | tee "$OUT/table.md"
