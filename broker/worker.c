@@ -171,9 +171,14 @@ static void worker_sync_conn(struct worker *w, struct conn *c)
             }
         }
         unsigned n = send_queue_fill_iov(&c->sendq, c->send_iov, c->send_iov_cap);
-        c->send_msg = (struct msghdr){.msg_iov = c->send_iov, .msg_iovlen = n};
         struct io_uring_sqe *sqe = worker_sqe(w);
-        io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, MSG_NOSIGNAL);
+        if (n == 1) { /* the common case at a modest rate: no msghdr to import */
+            io_uring_prep_send(sqe, c->fd, c->send_iov[0].iov_base, c->send_iov[0].iov_len,
+                               MSG_NOSIGNAL);
+        } else {
+            c->send_msg = (struct msghdr){.msg_iov = c->send_iov, .msg_iovlen = n};
+            io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, MSG_NOSIGNAL);
+        }
         io_uring_sqe_set_data64(sqe, op_data(c, OP_SEND));
         c->send_inflight = true;
         c->inflight++;
