@@ -49,7 +49,9 @@ for f in "$BENCH" "$REFERENCE" "$WSBROKER"; do
 done
 command -v nats-server >/dev/null || die "nats-server is missing (tools/install-deps.sh --test)"
 command -v mosquitto >/dev/null || die "mosquitto is missing (tools/install-deps.sh --test)"
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer, not '$REPEAT'"
 mkdir -p "$OUT"
+rm -f "$OUT"/*.r[0-9]*.* # rounds of an earlier run into the same directory
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 PIDS=()

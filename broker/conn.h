@@ -59,10 +59,10 @@ struct conn {
     bool recv_paused;     /* send queue over its limit, or held: not reading */
     bool recv_held;       /* the route holds reads (publisher back-pressure) */
     bool recv_cancelling; /* a cancel for that recv is outstanding */
-    bool send_inflight;   /* a sendmsg is outstanding */
+    bool send_inflight;   /* a send (or sendmsg) is outstanding */
     bool on_flush_list;
     struct conn *flush_next;
-    struct msghdr send_msg;
+    struct msghdr send_msg; /* the sendmsg in flight, when it carries more than one iovec */
     struct iovec *send_iov; /* send_iov_inline, or CONN_SEND_IOV_MAX of them */
     unsigned send_iov_cap;
     struct iovec send_iov_inline[CONN_SEND_IOV_INLINE];

@@ -88,6 +88,39 @@ static void test_refused_without_upgrade_header(void **state)
                         "HTTP/1.1 101 Switching Protocols (missing or wrong Upgrade header)");
 }
 
+static void test_a_long_status_line_leaves_room_for_the_reason(void **state)
+{
+    (void)state;
+    char head[1024] = "HTTP/1.1 400 ";
+    size_t len = strlen(head);
+    memset(head + len, 'x', 500);
+    len += 500;
+    memcpy(head + len, "\r\n\r\n", 4);
+    len += 4;
+    struct handshake_response out;
+    assert_int_equal(read_text(head, len, &out), HANDSHAKE_REFUSED);
+    const char *reason = " (no 101 Switching Protocols)";
+    size_t error_len = strlen(out.error);
+    assert_int_equal(error_len, HANDSHAKE_STATUS_SHOWN + strlen(reason));
+    assert_string_equal(out.error + HANDSHAKE_STATUS_SHOWN, reason);
+}
+
+static void test_a_head_of_exactly_the_limit_is_read(void **state)
+{
+    (void)state;
+    /* accepted_head padded with a header to HANDSHAKE_MAX_RESPONSE bytes */
+    static char head[HANDSHAKE_MAX_RESPONSE];
+    size_t base = sizeof accepted_head - 1 - 2; /* without the final CRLF */
+    memcpy(head, accepted_head, base);
+    size_t pad = HANDSHAKE_MAX_RESPONSE - base - strlen("X-Pad: \r\n\r\n");
+    memcpy(head + base, "X-Pad: ", 7);
+    memset(head + base + 7, 'p', pad);
+    memcpy(head + base + 7 + pad, "\r\n\r\n", 4);
+    struct handshake_response out;
+    assert_int_equal(read_text(head, sizeof head, &out), HANDSHAKE_ACCEPTED);
+    assert_int_equal(out.head_len, HANDSHAKE_MAX_RESPONSE);
+}
+
 static void test_a_head_without_end_is_bounded(void **state)
 {
     (void)state;
@@ -111,6 +144,8 @@ int main(void)
         cmocka_unit_test(test_refused_names_the_status_line),
         cmocka_unit_test(test_refused_when_the_accept_key_is_wrong),
         cmocka_unit_test(test_refused_without_upgrade_header),
+        cmocka_unit_test(test_a_long_status_line_leaves_room_for_the_reason),
+        cmocka_unit_test(test_a_head_of_exactly_the_limit_is_read),
         cmocka_unit_test(test_a_head_without_end_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,8 +111,10 @@ enum handshake_answer handshake_read_response(const char *bytes, size_t len, con
         return HANDSHAKE_INCOMPLETE;
     const char *why = handshake_check_response(bytes, head_len, key);
     if (why != NULL) {
+        /* The status line, cut short enough that the reason still fits. */
         size_t status_len = strcspn(bytes, "\r\n"); /* the head ends in one */
-        snprintf(out->error, sizeof out->error, "%.*s (%s)", (int)status_len, bytes, why);
+        int shown = status_len > HANDSHAKE_STATUS_SHOWN ? HANDSHAKE_STATUS_SHOWN : (int)status_len;
+        snprintf(out->error, sizeof out->error, "%.*s (%s)", shown, bytes, why);
         return HANDSHAKE_REFUSED;
     }
     out->head_len = head_len;

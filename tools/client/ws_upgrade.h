@@ -50,7 +50,8 @@ enum handshake_answer {
     HANDSHAKE_REFUSED,    /* not a valid 101 for the key that was sent */
 };
 
-#define HANDSHAKE_ERROR_MAX 192
+#define HANDSHAKE_ERROR_MAX    192
+#define HANDSHAKE_STATUS_SHOWN 96 /* bytes of the status line an error quotes */
 
 struct handshake_response {
     size_t head_len; /* ACCEPTED */
