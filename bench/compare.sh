@@ -16,7 +16,9 @@
 #   data subscribers, each on MD_SYMBOLS of the 100 symbols; defaults 100 and 10),
 #   WSB_WORKERS (default 2), ONLY (run only scenarios whose name contains it),
 #   REPEAT (rounds, default 1: every scenario runs once per round, and the
-#   table gives each goal's ratio as the median over the rounds, with its range).
+#   table gives each goal's ratio as the median over the rounds, with its range),
+#   BROKER_CPUS and BENCH_CPUS (taskset CPU lists: every broker on the first,
+#   the generator on the second, so they do not share cores; default: unpinned).
 #
 # Settings, the same for every broker: one publisher, 64-byte payloads, QoS 0
 # / acks off / no confirms on the peers (wsbroker publishes with confirm, its
@@ -38,6 +40,8 @@ MD_SUBSCRIBERS=${MD_SUBSCRIBERS:-100}
 MD_SYMBOLS=${MD_SYMBOLS:-10}
 WSB_WORKERS=${WSB_WORKERS:-2}
 REPEAT=${REPEAT:-1}
+BROKER_CPUS=${BROKER_CPUS:-}
+BENCH_CPUS=${BENCH_CPUS:-}
 ONLY=${ONLY:-}
 BENCH=$BUILD/bench/wsbroker-bench/wsbroker-bench
 REFERENCE=$BUILD/bench/broadcast_reference
@@ -50,6 +54,9 @@ done
 command -v nats-server >/dev/null || die "nats-server is missing (tools/install-deps.sh --test)"
 command -v mosquitto >/dev/null || die "mosquitto is missing (tools/install-deps.sh --test)"
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer, not '$REPEAT'"
+ON_BROKER_CPUS=(); ON_BENCH_CPUS=()
+[ -z "$BROKER_CPUS" ] || ON_BROKER_CPUS=(taskset -c "$BROKER_CPUS")
+[ -z "$BENCH_CPUS" ] || ON_BENCH_CPUS=(taskset -c "$BENCH_CPUS")
 mkdir -p "$OUT"
 rm -f "$OUT"/*.r[0-9]*.* # rounds of an earlier run into the same directory
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -77,7 +84,7 @@ listening_port() { # the port of the "listening on ws://..." line in file $1
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 
 # --- start the brokers -------------------------------------------------------
-"$WSBROKER" --listen 127.0.0.1:0 --workers "$WSB_WORKERS" 2>"$OUT/wsbroker.log" &
+"${ON_BROKER_CPUS[@]}" "$WSBROKER" --listen 127.0.0.1:0 --workers "$WSB_WORKERS" 2>"$OUT/wsbroker.log" &
 WSB_PID=$!; PIDS+=("$WSB_PID")
 WSB_PORT=$(listening_port "$OUT/wsbroker.log")
 
@@ -86,7 +93,7 @@ cat >"$OUT/nats.conf" <<CONF
 listen: 127.0.0.1:$NATS_PORT
 websocket { listen: "127.0.0.1:$NATS_WS", no_tls: true }
 CONF
-nats-server -c "$OUT/nats.conf" 2>"$OUT/nats.log" &
+"${ON_BROKER_CPUS[@]}" nats-server -c "$OUT/nats.conf" 2>"$OUT/nats.log" &
 NATS_PID=$!; PIDS+=("$NATS_PID")
 wait_port "$NATS_WS"
 
@@ -100,11 +107,11 @@ protocol websockets
 allow_anonymous true
 persistence false
 CONF
-mosquitto -c "$OUT/mosquitto.conf" 2>"$OUT/mosquitto.log" &
+"${ON_BROKER_CPUS[@]}" mosquitto -c "$OUT/mosquitto.conf" 2>"$OUT/mosquitto.log" &
 MQTT_PID=$!; PIDS+=("$MQTT_PID")
 wait_port "$MQTT_WS"
 
-"$REFERENCE" --listen 127.0.0.1:0 2>"$OUT/reference.log" &
+"${ON_BROKER_CPUS[@]}" "$REFERENCE" --listen 127.0.0.1:0 2>"$OUT/reference.log" &
 REF_PID=$!; PIDS+=("$REF_PID")
 REF_PORT=$(listening_port "$OUT/reference.log")
 
@@ -117,7 +124,7 @@ declare -A PID=([wsbroker]=$WSB_PID [nats]=$NATS_PID [mqtt]=$MQTT_PID [raw]=$REF
     echo "wsbroker: --workers $WSB_WORKERS, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "nats-server: $(nats-server --version)"
     echo "mosquitto: $(mosquitto -h 2>&1 | head -1)"
-    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE MD_SUBSCRIBERS=$MD_SUBSCRIBERS MD_SYMBOLS=$MD_SYMBOLS REPEAT=$REPEAT"
+    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE MD_SUBSCRIBERS=$MD_SUBSCRIBERS MD_SYMBOLS=$MD_SYMBOLS REPEAT=$REPEAT BROKER_CPUS=$BROKER_CPUS BENCH_CPUS=$BENCH_CPUS"
 } >"$OUT/environment.txt"
 
 # run NAME TARGET SCENARIO ARGS...: one run, its JSON in $OUT/NAME.TARGET.json
@@ -132,7 +139,7 @@ run() {
     [ "$ROUND" -eq 1 ] || tag="$tag.r$ROUND"
     before=$(cpu_ticks "${PID[$target]}")
     echo "compare.sh: round $ROUND of $REPEAT: $name on $target" >&2
-    "$BENCH" "$scenario" --adapter "$adapter" --url "${URL[$target]}" --duration "$DURATION" \
+    "${ON_BENCH_CPUS[@]}" "$BENCH" "$scenario" --adapter "$adapter" --url "${URL[$target]}" --duration "$DURATION" \
         --warmup "$WARMUP" --json --csv "$OUT/$tag.csv" "$@" \
         >"$OUT/$tag.json" 2>"$OUT/$tag.err" || rc=$?
     after=$(cpu_ticks "${PID[$target]}")
