@@ -42,6 +42,14 @@ bool conn_io_backed_up(const struct conn_io *io)
     return io->want_write || io->sock.send_inflight;
 }
 
+bool conn_io_await_frame(struct conn_io *io, size_t frame_len)
+{
+    if (frame_len > io->in_cap)
+        return false;
+    io->in_need = frame_len;
+    return true;
+}
+
 uint8_t *conn_io_reserve(struct conn_io *io, size_t need)
 {
     /* bytes under a send in flight must not move */

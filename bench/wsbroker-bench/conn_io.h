@@ -73,6 +73,11 @@ void conn_io_want_write(struct ring_loop *l, struct conn_io *io, bool on);
 /* Whether the socket has not taken the last output yet. */
 bool conn_io_backed_up(const struct conn_io *io);
 
+/* on_input met a frame whose header is here but not all of it (frame_len
+ * bytes in all): notes in in_need what it waits for. False when the frame
+ * can never fit the input buffer. */
+bool conn_io_await_frame(struct conn_io *io, size_t frame_len);
+
 /* Room for `need` more output bytes (compacting the buffer when no send is in
  * flight over it), or NULL. */
 uint8_t *conn_io_reserve(struct conn_io *io, size_t need);

@@ -1307,11 +1307,9 @@ static size_t conn_read_frames(struct worker *w, struct conn *c, uint8_t *bytes,
             continue;
         }
         if (n == WS_FRAME_INCOMPLETE) {
-            if (f.header_len > 0 && f.header_len + f.payload_len > c->io.in_cap)
+            if (f.header_len > 0 && !conn_io_await_frame(&c->io, f.header_len + f.payload_len))
                 conn_fail(w, c, ERR_PROTOCOL, "frame of %llu bytes is over the buffer",
                           (unsigned long long)f.payload_len);
-            else if (f.header_len > 0)
-                c->io.in_need = f.header_len + (size_t)f.payload_len;
             break;
         }
         if (n < 0) {

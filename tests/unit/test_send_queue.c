@@ -34,15 +34,37 @@ static struct outbuf *frame_new(size_t len, uint8_t tag)
     return b;
 }
 
-/* Every unsent byte in the queue, in order, into out; returns how many. */
+/* The two gathering tests' queue, the worker pool its gather buffers come
+ * from and the release batch they go back through. */
+struct gather_fixture {
+    struct outbuf_pool pool;
+    struct outbuf_release_batch batch;
+    struct send_queue q;
+};
+
+static int gather_setup(void **state)
+{
+    struct gather_fixture *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return -1;
+    outbuf_pool_init(&g->pool);
+    send_queue_init(&g->q);
+    *state = g;
+    return 0;
+}
+
+static int gather_teardown(void **state)
+{
+    struct gather_fixture *g = *state;
+    send_queue_destroy(&g->q);
+    outbuf_pool_destroy(&g->pool);
+    free(g);
+    return 0;
+}
+
 static void test_gather_keeps_bytes_order_and_references(void **state)
 {
-    (void)state;
-    struct outbuf_pool pool;
-    outbuf_pool_init(&pool);
-    struct outbuf_release_batch batch = {0};
-    struct send_queue q;
-    send_queue_init(&q);
+    struct gather_fixture *g = *state;
 
     /* 300 small frames, then a large one, then 3 small (too few to gather) */
     enum { SMALL = 300 };
@@ -50,37 +72,37 @@ static void test_gather_keeps_bytes_order_and_references(void **state)
     size_t total = 0;
     for (int i = 0; i < SMALL; i++) {
         f[i] = frame_new(60 + (size_t)i % 40, (uint8_t)i);
-        assert_int_equal(send_queue_push(&q, outbuf_ref(f[i])), 0);
+        assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[i])), 0);
         total += f[i]->len;
     }
     f[SMALL] = frame_new(SEND_GATHER_SMALL + 1, 0x77);
-    assert_int_equal(send_queue_push(&q, outbuf_ref(f[SMALL])), 0);
+    assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[SMALL])), 0);
     total += f[SMALL]->len;
     for (int i = SMALL + 1; i < SMALL + 4; i++) {
         f[i] = frame_new(50, (uint8_t)(i * 3));
-        assert_int_equal(send_queue_push(&q, outbuf_ref(f[i])), 0);
+        assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[i])), 0);
         total += f[i]->len;
     }
     /* half of the first frame already sent */
-    send_queue_consume(&q, 30, NULL);
+    send_queue_consume(&g->q, 30, NULL);
     total -= 30;
 
     static uint8_t before[65536], after[65536];
-    assert_int_equal(send_queue_copy_out(&q, before, sizeof(before)), total);
-    uint32_t count_before = q.count;
+    assert_int_equal(send_queue_copy_out(&g->q, before, sizeof(before)), total);
+    uint32_t count_before = g->q.count;
 
-    send_queue_gather(&q, &pool, &batch);
-    outbuf_release_flush(&batch);
+    send_queue_gather(&g->q, &g->pool, &g->batch);
+    outbuf_release_flush(&g->batch);
 
-    assert_int_equal(q.bytes, total);
-    assert_int_equal(send_queue_copy_out(&q, after, sizeof(after)), total);
+    assert_int_equal(g->q.bytes, total);
+    assert_int_equal(send_queue_copy_out(&g->q, after, sizeof(after)), total);
     assert_memory_equal(before, after, total);
     /* at most SEND_GATHER_BUFFERS buffers replaced whole runs of frames */
-    assert_true(q.count < count_before);
-    assert_true(pool.allocated >= 1 && pool.allocated <= SEND_GATHER_BUFFERS);
-    for (uint32_t i = 0; i < pool.allocated; i++) {
-        const struct send_entry *e = &q.entries[(q.head + i) & (q.capacity - 1)];
-        assert_true(e->buf->pool == &pool && e->buf->len <= SEND_GATHER_BYTES);
+    assert_true(g->q.count < count_before);
+    assert_true(g->pool.allocated >= 1 && g->pool.allocated <= SEND_GATHER_BUFFERS);
+    for (uint32_t i = 0; i < g->pool.allocated; i++) {
+        const struct send_entry *e = &g->q.entries[(g->q.head + i) & (g->q.capacity - 1)];
+        assert_true(e->buf->pool == &g->pool && e->buf->len <= SEND_GATHER_BYTES);
     }
     /* a gathered frame's queue reference is gone, the others' stay */
     unsigned gathered = 0;
@@ -88,44 +110,36 @@ static void test_gather_keeps_bytes_order_and_references(void **state)
         assert_true(refs_of(f[i]) == 1 || refs_of(f[i]) == 2);
         gathered += refs_of(f[i]) == 1;
     }
-    assert_int_equal(gathered, count_before - (q.count - (uint32_t)pool.allocated));
+    assert_int_equal(gathered, count_before - (g->q.count - (uint32_t)g->pool.allocated));
     assert_int_equal(refs_of(f[SMALL]), 2); /* too large: still zero-copy */
 
     /* sending it all releases everything, gather buffers included */
-    send_queue_consume(&q, total, &batch);
-    outbuf_release_flush(&batch);
-    assert_true(send_queue_empty(&q));
-    assert_int_equal(pool.allocated, 0);
+    send_queue_consume(&g->q, total, &g->batch);
+    outbuf_release_flush(&g->batch);
+    assert_true(send_queue_empty(&g->q));
+    assert_int_equal(g->pool.allocated, 0);
     for (int i = 0; i < SMALL + 4; i++) {
         assert_int_equal(refs_of(f[i]), 1);
         outbuf_release(f[i]);
     }
-    send_queue_destroy(&q);
-    outbuf_pool_destroy(&pool);
 }
 
 static void test_gather_leaves_a_short_queue_alone(void **state)
 {
-    (void)state;
-    struct outbuf_pool pool;
-    outbuf_pool_init(&pool);
-    struct outbuf_release_batch batch = {0};
-    struct send_queue q;
-    send_queue_init(&q);
+    struct gather_fixture *g = *state;
     struct outbuf *f[SEND_GATHER_MIN_FRAMES - 1];
     for (int i = 0; i < SEND_GATHER_MIN_FRAMES - 1; i++) {
         f[i] = frame_new(40, (uint8_t)i);
-        assert_int_equal(send_queue_push(&q, outbuf_ref(f[i])), 0);
+        assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[i])), 0);
     }
-    send_queue_gather(&q, &pool, &batch);
-    assert_int_equal(q.count, SEND_GATHER_MIN_FRAMES - 1);
-    assert_int_equal(pool.allocated, 0);
-    send_queue_destroy(&q);
+    send_queue_gather(&g->q, &g->pool, &g->batch);
+    assert_int_equal(g->q.count, SEND_GATHER_MIN_FRAMES - 1);
+    assert_int_equal(g->pool.allocated, 0);
+    send_queue_destroy(&g->q);
     for (int i = 0; i < SEND_GATHER_MIN_FRAMES - 1; i++) {
         assert_int_equal(refs_of(f[i]), 1);
         outbuf_release(f[i]);
     }
-    outbuf_pool_destroy(&pool);
 }
 
 static void test_prepaid_references_settle_exactly(void **state)
@@ -196,8 +210,10 @@ static void test_batched_releases_apply_every_count(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gather_keeps_bytes_order_and_references),
-        cmocka_unit_test(test_gather_leaves_a_short_queue_alone),
+        cmocka_unit_test_setup_teardown(test_gather_keeps_bytes_order_and_references, gather_setup,
+                                        gather_teardown),
+        cmocka_unit_test_setup_teardown(test_gather_leaves_a_short_queue_alone, gather_setup,
+                                        gather_teardown),
         cmocka_unit_test(test_prepaid_references_settle_exactly),
         cmocka_unit_test(test_batched_releases_apply_every_count),
     };
