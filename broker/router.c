@@ -17,18 +17,13 @@
 #include <time.h>
 
 #include "conn.h"
+#include "dedup.h"
 #include "log.h"
 #include "delivery.h"
 #include "session.h"
 #include "topic.h"
 #include "worker.h"
 #include "ws_frame.h"
-
-/* How many (session, id) pairs a topic remembers for de-duplication, and
- * the buckets of the hash index over them (both powers of two). */
-#define DEDUP_SLOTS   4096
-#define DEDUP_BUCKETS 1024
-#define DEDUP_NONE    0xffff
 
 struct attachment {
     struct subscription *sub;
@@ -39,22 +34,6 @@ struct pattern_reg {
     struct subscription *sub;
     unsigned worker;
     struct pattern_reg *next;
-};
-
-struct dedup_slot {
-    uint64_t session, id, seq;
-};
-
-/*
- * The recent publishes of a topic that carried an id: a ring (the oldest is
- * overwritten) with a chained hash index, so a lookup is O(1). Allocated on
- * the first such publish: about 108 KiB per topic.
- */
-struct dedup {
-    struct dedup_slot slots[DEDUP_SLOTS];
-    uint16_t chain[DEDUP_SLOTS];    /* next slot in the same bucket */
-    uint16_t bucket[DEDUP_BUCKETS]; /* first slot of each bucket */
-    unsigned next, used;
 };
 
 static uint64_t realtime_ns(void)
@@ -99,7 +78,7 @@ static void topic_free(struct topic *t)
     topic_log_destroy(&t->log);
     free(t->att);
     free(t->worker_refs);
-    free(t->dedup);
+    dedup_destroy(t->dedup);
     free(t->name);
     free(t);
 }
@@ -350,54 +329,6 @@ static void owner_on_unsubscribe(struct router *r, struct xmsg *m)
 
 /* --- owner side: publishing ---------------------------------------------- */
 
-static unsigned dedup_bucket(uint64_t session, uint64_t id)
-{
-    return (unsigned)((session ^ id * 0x9E3779B97F4A7C15ull) >> 40) & (DEDUP_BUCKETS - 1);
-}
-
-static const struct dedup_slot *dedup_find(const struct dedup *d, uint64_t session, uint64_t id)
-{
-    if (d == NULL)
-        return NULL;
-    for (uint16_t i = d->bucket[dedup_bucket(session, id)]; i != DEDUP_NONE; i = d->chain[i]) {
-        if (d->slots[i].id == id && d->slots[i].session == session)
-            return &d->slots[i];
-    }
-    return NULL;
-}
-
-/* Unlinks slot i (about to be overwritten) from its bucket's chain. */
-static void dedup_unlink(struct dedup *d, uint16_t i)
-{
-    uint16_t *link = &d->bucket[dedup_bucket(d->slots[i].session, d->slots[i].id)];
-    while (*link != DEDUP_NONE && *link != i)
-        link = &d->chain[*link];
-    if (*link == i)
-        *link = d->chain[i];
-}
-
-static void dedup_record(struct topic *t, uint64_t session, uint64_t id, uint64_t seq)
-{
-    if (t->dedup == NULL) {
-        t->dedup = malloc(sizeof(*t->dedup));
-        if (t->dedup == NULL)
-            return; /* without memory, only de-duplication is lost */
-        memset(t->dedup->bucket, 0xff, sizeof(t->dedup->bucket));
-        t->dedup->next = t->dedup->used = 0;
-    }
-    struct dedup *d = t->dedup;
-    uint16_t i = (uint16_t)d->next;
-    if (d->used == DEDUP_SLOTS)
-        dedup_unlink(d, i);
-    else
-        d->used++;
-    d->slots[i] = (struct dedup_slot){session, id, seq};
-    unsigned b = dedup_bucket(session, id);
-    d->chain[i] = d->bucket[b];
-    d->bucket[b] = i;
-    d->next = (d->next + 1) & (DEDUP_SLOTS - 1);
-}
-
 static void reply_confirm(struct router *r, struct xmsg *pub, struct topic *t, uint64_t seq,
                           enum wsb_err code)
 {
@@ -436,10 +367,12 @@ static void owner_on_publish(struct router *r, struct xmsg *m)
         return;
     }
     if (m->flags & XMSG_HAS_ID) {
-        const struct dedup_slot *seen = dedup_find(t->dedup, m->u2, m->id);
+        if (t->dedup == NULL)
+            t->dedup = dedup_create(); /* without memory, only de-duplication is lost */
+        uint64_t seen = t->dedup ? dedup_lookup(t->dedup, m->u2, m->id) : 0;
         if (seen) { /* a retry: confirm again with the seq it already has */
             if (m->flags & XMSG_CONFIRM)
-                reply_confirm(r, m, t, seen->seq, WSB_OK);
+                reply_confirm(r, m, t, seen, WSB_OK);
             outbuf_release(m->frame);
             return;
         }
@@ -447,8 +380,8 @@ static void owner_on_publish(struct router *r, struct xmsg *m)
     uint64_t seq = ++t->head;
     wsb_msg_stamp(envelope, &m->tmpl, seq, realtime_ns());
     metric_add(&r->worker->metrics.published, 1);
-    if (m->flags & XMSG_HAS_ID)
-        dedup_record(t, m->u2, m->id, seq);
+    if (t->dedup && (m->flags & XMSG_HAS_ID))
+        dedup_record(t->dedup, m->u2, m->id, seq);
     fan_out(r, t, m->frame, seq);
     topic_log_append(&t->log, seq, r->worker->now_ms, m->frame); /* takes m's reference */
     if (m->flags & XMSG_CONFIRM)
