@@ -58,6 +58,7 @@ struct worker_metrics {
     metric_t messages_out; /* data frames queued for sending */
     metric_t bytes_in;     /* socket bytes received (TLS records included) */
     metric_t bytes_out;    /* socket bytes sent */
+    metric_t sends;        /* socket sends submitted: messages_out / sends = frames per send */
     /* pub/sub */
     metric_t published;   /* messages sequenced by this worker as a topic owner */
     metric_t deliveries;  /* messages queued to subscribers (first sends) */

@@ -62,6 +62,10 @@ static const struct series table[] = {
     {"wsbroker_messages_out_total", "counter",
      "WebSocket data frames queued for sending (deliveries, replies, echoes).", AT(messages_out),
      NULL, 1},
+    {"wsbroker_socket_sends_total", "counter",
+     "Socket sends submitted; one carries what its connection had queued (messages_out / sends: "
+     "frames per send).",
+     AT(sends), NULL, 1},
     {"wsbroker_bytes_in_total", "counter", "Bytes received from sockets (TLS records included).",
      AT(bytes_in), NULL, 1},
     {"wsbroker_bytes_out_total", "counter", "Bytes written to sockets (TLS records included).",

@@ -180,6 +180,7 @@ static void worker_sync_conn(struct worker *w, struct conn *c)
             io_uring_prep_sendmsg(sqe, c->fd, &c->send_msg, MSG_NOSIGNAL);
         }
         io_uring_sqe_set_data64(sqe, op_data(c, OP_SEND));
+        metric_add(&w->metrics.sends, 1);
         c->send_inflight = true;
         c->inflight++;
     }

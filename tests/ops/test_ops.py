@@ -106,7 +106,7 @@ class Scraper:
 
 COUNTERS = ("wsbroker_messages_in_total", "wsbroker_messages_out_total",
             "wsbroker_published_total", "wsbroker_deliveries_total",
-            "wsbroker_bytes_in_total", "wsbroker_bytes_out_total",
+            "wsbroker_bytes_in_total", "wsbroker_bytes_out_total", "wsbroker_socket_sends_total",
             "wsbroker_connections_accepted_total", "wsbroker_loop_iterations_total")
 
 
@@ -223,6 +223,12 @@ class Metrics(unittest.TestCase):
         self.assertEqual(total(final, "wsbroker_connections"), S + 2)
         self.assertGreater(total(final, "wsbroker_bytes_in_total"), published * 10)
         self.assertGreater(total(final, "wsbroker_bytes_out_total"), S * published * 10)
+        # Every connection was sent something (a 101 or an HTTP answer) by at
+        # least one send; no send goes out without a frame or an answer in it.
+        accepted = total(final, "wsbroker_connections_accepted_total")
+        sends = total(final, "wsbroker_socket_sends_total")
+        self.assertGreaterEqual(sends, accepted - 1)  # this scrape's answer is not sent yet
+        self.assertLessEqual(sends, total(final, "wsbroker_messages_out_total") + accepted)
         self.assertGreater(total(final, "wsbroker_loop_busy_seconds_total"), 0)
         self.assertGreater(total(final, "wsbroker_loop_wait_seconds_total"), 0)
         print(f"  {len(during)} scrapes during load; final: "
