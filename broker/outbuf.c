@@ -34,6 +34,21 @@ void outbuf_pool_destroy(struct outbuf_pool *pool)
     }
 }
 
+/* Uids are handed out in blocks, so taking one is a thread-local add. */
+#define UID_BLOCK (1ull << 20)
+static atomic_uint_fast64_t uid_blocks_taken;
+static _Thread_local uint64_t uid_next, uid_block_end;
+
+static uint64_t next_uid(void)
+{
+    if (uid_next == uid_block_end) {
+        uint64_t block = atomic_fetch_add_explicit(&uid_blocks_taken, 1, memory_order_relaxed);
+        uid_next = block * UID_BLOCK + 1; /* + 1: 0 is never a uid */
+        uid_block_end = (block + 1) * UID_BLOCK;
+    }
+    return uid_next++;
+}
+
 static int class_for(size_t capacity)
 {
     for (int i = 0; i < OUTBUF_CLASS_COUNT; i++) {
@@ -53,6 +68,7 @@ struct outbuf *outbuf_alloc_shared(size_t payload_capacity)
     b->pool = NULL;
     atomic_init(&b->refs, 1);
     b->next_free = NULL;
+    b->uid = next_uid();
     b->data = outbuf_payload(b);
     b->len = 0;
     return b;
@@ -77,6 +93,7 @@ struct outbuf *outbuf_alloc(struct outbuf_pool *pool, size_t payload_capacity)
     }
     atomic_init(&b->refs, 1);
     b->next_free = NULL;
+    b->uid = next_uid();
     b->data = outbuf_payload(b);
     b->len = 0;
     pool->allocated++;

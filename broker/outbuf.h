@@ -30,6 +30,9 @@ struct outbuf {
     uint8_t size_class; /* index into the pool's classes, or OUTBUF_HUGE */
     struct outbuf_pool *pool;
     struct outbuf *next_free;
+    /* Unique to this allocation (never 0, never reused, whatever the
+     * address): what gather_cache.h matches frames by. */
+    uint64_t uid;
     uint8_t *data;   /* first byte to send */
     size_t len;      /* bytes to send from data */
     size_t capacity; /* payload bytes that fit after the headroom */

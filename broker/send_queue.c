@@ -3,6 +3,7 @@
  */
 #include "send_queue.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,27 +99,77 @@ static uint32_t small_run(const struct send_queue *q, size_t *bytes)
     return n;
 }
 
-void send_queue_gather(struct send_queue *q, struct outbuf_pool *pool,
+static void pop_head(struct send_queue *q, struct outbuf_release_batch *batch)
+{
+    outbuf_release_batched(batch, q->entries[q->head].buf);
+    q->head = (q->head + 1) & (q->capacity - 1);
+    q->count--;
+}
+
+/* The cached buffer that holds exactly the whole frames at the head of q,
+ * which it pops; NULL (q untouched) when there is none. */
+static struct outbuf *take_shared(struct send_queue *q, const struct gather_cache *cache,
+                                  struct outbuf_release_batch *batch)
+{
+    const struct send_entry *head = entry_at(q, 0);
+    if (head->offset != 0)
+        return NULL;
+    const struct gather_chunk *ch = gather_cache_get(cache, head->buf->uid);
+    if (ch == NULL || ch->frames > q->count)
+        return NULL;
+    for (uint32_t i = 1; i < ch->frames; i++) {
+        const struct send_entry *e = entry_at(q, i);
+        if (e->offset != 0 || e->buf->uid != ch->uid[i])
+            return NULL;
+    }
+    for (uint32_t i = 0; i < ch->frames; i++)
+        pop_head(q, batch);
+    return outbuf_ref(ch->buf);
+}
+
+/* Copies the run frames at the head into a new buffer, which it pops
+ * them for, and offers it to cache; NULL (q untouched) when out of memory. */
+static struct outbuf *gather_run(struct send_queue *q, uint32_t run, struct outbuf_pool *pool,
+                                 struct gather_cache *cache, struct outbuf_release_batch *batch)
+{
+    struct outbuf *b = outbuf_alloc(pool, SEND_GATHER_BYTES);
+    if (b == NULL)
+        return NULL;
+    /* Only whole published frames are worth sharing: another subscriber
+     * can have the same ones queued. */
+    bool share = cache != NULL && run <= GATHER_CACHE_FRAMES;
+    uint64_t uid[GATHER_CACHE_FRAMES];
+    for (uint32_t i = 0; i < run; i++) {
+        const struct send_entry *e = &q->entries[q->head];
+        size_t left = e->buf->len - e->offset;
+        if (share) {
+            share = e->offset == 0 && e->buf->pool == NULL;
+            uid[i] = e->buf->uid;
+        }
+        memcpy(b->data + b->len, e->buf->data + e->offset, left);
+        b->len += left;
+        pop_head(q, batch);
+    }
+    if (share)
+        gather_cache_put(cache, b, uid, run, batch);
+    return b;
+}
+
+void send_queue_gather(struct send_queue *q, struct outbuf_pool *pool, struct gather_cache *cache,
                        struct outbuf_release_batch *batch)
 {
     struct outbuf *made[SEND_GATHER_BUFFERS];
     unsigned nmade = 0;
-    while (nmade < SEND_GATHER_BUFFERS) {
-        size_t bytes;
-        uint32_t run = small_run(q, &bytes);
-        if (run < SEND_GATHER_MIN_FRAMES)
-            break;
-        struct outbuf *b = outbuf_alloc(pool, SEND_GATHER_BYTES);
-        if (b == NULL)
-            break; /* sent as they are */
-        for (uint32_t i = 0; i < run; i++) {
-            struct send_entry *e = &q->entries[q->head];
-            size_t left = e->buf->len - e->offset;
-            memcpy(b->data + b->len, e->buf->data + e->offset, left);
-            b->len += left;
-            outbuf_release_batched(batch, e->buf);
-            q->head = (q->head + 1) & (q->capacity - 1);
-            q->count--;
+    while (nmade < SEND_GATHER_BUFFERS && q->count >= SEND_GATHER_MIN_FRAMES) {
+        struct outbuf *b = cache ? take_shared(q, cache, batch) : NULL;
+        if (b == NULL) {
+            size_t bytes;
+            uint32_t run = small_run(q, &bytes);
+            if (run < SEND_GATHER_MIN_FRAMES)
+                break;
+            b = gather_run(q, run, pool, cache, batch);
+            if (b == NULL)
+                break; /* sent as they are */
         }
         made[nmade++] = b;
     }

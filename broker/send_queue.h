@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "gather_cache.h"
 #include "outbuf.h"
 
 struct send_entry {
@@ -52,13 +53,16 @@ size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap)
  * replace those entries; the frames' references go to batch. Bigger frames,
  * and a queue of a few (the quiet case, where latency counts), stay shared
  * and zero-copy. Only while no send is in flight, since it moves entries.
+ * With a cache (gather_cache.h; NULL: none), a run of published frames that
+ * another queue on the worker already gathered takes a reference to that
+ * buffer instead of copying, and a run it does copy is offered for the next.
  */
 #define SEND_GATHER_MIN_FRAMES 4
 #define SEND_GATHER_SMALL      512
 #define SEND_GATHER_BYTES      16384
 #define SEND_GATHER_BUFFERS    4
 
-void send_queue_gather(struct send_queue *q, struct outbuf_pool *pool,
+void send_queue_gather(struct send_queue *q, struct outbuf_pool *pool, struct gather_cache *cache,
                        struct outbuf_release_batch *batch);
 
 /* Marks sent bytes as done, releasing fully sent buffers: into batch when

@@ -162,7 +162,7 @@ static void worker_sync_conn(struct worker *w, struct conn *c)
     }
     if (!c->send_inflight && !send_queue_empty(&c->sendq)) {
         if (c->sendq.count >= SEND_GATHER_MIN_FRAMES)
-            send_queue_gather(&c->sendq, &w->pool, &w->release_batch);
+            send_queue_gather(&c->sendq, &w->pool, &w->gather, &w->release_batch);
         if (c->sendq.count > c->send_iov_cap && c->send_iov_cap < CONN_SEND_IOV_MAX) {
             struct iovec *more = malloc(CONN_SEND_IOV_MAX * sizeof(*more));
             if (more) { /* else: fewer frames per sendmsg */
@@ -481,6 +481,7 @@ int worker_init(struct worker *w, unsigned id, struct broker *b, const int *list
     w->listen_count = listen_count;
     memcpy(w->listen_fds, listen_fds, sizeof(int) * listen_count);
     outbuf_pool_init(&w->pool);
+    gather_cache_init(&w->gather);
     w->tick_ms = worker_tick_ms(w->cfg);
     w->tick.tv_sec = (long long)(w->tick_ms / 1000);
     w->tick.tv_nsec = (long long)(w->tick_ms % 1000) * 1000000;
@@ -634,6 +635,7 @@ void worker_destroy(struct worker *w)
     if (w->buf_ring)
         munmap(w->buf_ring, w->buf_count * sizeof(struct io_uring_buf));
     free(w->buf_base);
+    gather_cache_destroy(&w->gather);
     outbuf_release_flush(&w->release_batch);
     router_destroy(&w->router);
     outbuf_pool_destroy(&w->pool);

@@ -67,6 +67,7 @@ struct worker {
 
     struct outbuf_pool pool;
     struct outbuf_release_batch release_batch; /* sent frames, released once per loop pass */
+    struct gather_cache gather;                /* gathered sends shared by subscribers */
 
     struct conn *conns; /* live (not yet freed) connections */
     unsigned conn_count;

@@ -34,37 +34,44 @@ static struct outbuf *frame_new(size_t len, uint8_t tag)
     return b;
 }
 
-/* The two gathering tests' queue, the worker pool its gather buffers come
- * from and the release batch they go back through. */
-struct gather_fixture {
+/* A worker's queues (subscribers of one topic: the same published frames
+ * queued on several connections), its pool, release batch and gather cache. */
+struct share_fixture {
     struct outbuf_pool pool;
     struct outbuf_release_batch batch;
-    struct send_queue q;
+    struct gather_cache cache;
+    struct send_queue q[4];
 };
 
-static int gather_setup(void **state)
+static int share_setup(void **state)
 {
-    struct gather_fixture *g = calloc(1, sizeof(*g));
-    if (g == NULL)
+    struct share_fixture *s = calloc(1, sizeof(*s));
+    if (s == NULL)
         return -1;
-    outbuf_pool_init(&g->pool);
-    send_queue_init(&g->q);
-    *state = g;
+    outbuf_pool_init(&s->pool);
+    gather_cache_init(&s->cache);
+    for (int i = 0; i < 4; i++)
+        send_queue_init(&s->q[i]);
+    *state = s;
     return 0;
 }
 
-static int gather_teardown(void **state)
+static int share_teardown(void **state)
 {
-    struct gather_fixture *g = *state;
-    send_queue_destroy(&g->q);
-    outbuf_pool_destroy(&g->pool);
-    free(g);
+    struct share_fixture *s = *state;
+    for (int i = 0; i < 4; i++)
+        send_queue_destroy(&s->q[i]);
+    gather_cache_destroy(&s->cache);
+    outbuf_release_flush(&s->batch);
+    assert_int_equal(s->pool.allocated, 0); /* every gathered buffer came back */
+    outbuf_pool_destroy(&s->pool);
+    free(s);
     return 0;
 }
 
 static void test_gather_keeps_bytes_order_and_references(void **state)
 {
-    struct gather_fixture *g = *state;
+    struct share_fixture *g = *state;
 
     /* 300 small frames, then a large one, then 3 small (too few to gather) */
     enum { SMALL = 300 };
@@ -72,36 +79,36 @@ static void test_gather_keeps_bytes_order_and_references(void **state)
     size_t total = 0;
     for (int i = 0; i < SMALL; i++) {
         f[i] = frame_new(60 + (size_t)i % 40, (uint8_t)i);
-        assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[i])), 0);
+        assert_int_equal(send_queue_push(&g->q[0], outbuf_ref(f[i])), 0);
         total += f[i]->len;
     }
     f[SMALL] = frame_new(SEND_GATHER_SMALL + 1, 0x77);
-    assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[SMALL])), 0);
+    assert_int_equal(send_queue_push(&g->q[0], outbuf_ref(f[SMALL])), 0);
     total += f[SMALL]->len;
     for (int i = SMALL + 1; i < SMALL + 4; i++) {
         f[i] = frame_new(50, (uint8_t)(i * 3));
-        assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[i])), 0);
+        assert_int_equal(send_queue_push(&g->q[0], outbuf_ref(f[i])), 0);
         total += f[i]->len;
     }
     /* half of the first frame already sent */
-    send_queue_consume(&g->q, 30, NULL);
+    send_queue_consume(&g->q[0], 30, NULL);
     total -= 30;
 
     static uint8_t before[65536], after[65536];
-    assert_int_equal(send_queue_copy_out(&g->q, before, sizeof(before)), total);
-    uint32_t count_before = g->q.count;
+    assert_int_equal(send_queue_copy_out(&g->q[0], before, sizeof(before)), total);
+    uint32_t count_before = g->q[0].count;
 
-    send_queue_gather(&g->q, &g->pool, &g->batch);
+    send_queue_gather(&g->q[0], &g->pool, NULL, &g->batch);
     outbuf_release_flush(&g->batch);
 
-    assert_int_equal(g->q.bytes, total);
-    assert_int_equal(send_queue_copy_out(&g->q, after, sizeof(after)), total);
+    assert_int_equal(g->q[0].bytes, total);
+    assert_int_equal(send_queue_copy_out(&g->q[0], after, sizeof(after)), total);
     assert_memory_equal(before, after, total);
     /* at most SEND_GATHER_BUFFERS buffers replaced whole runs of frames */
-    assert_true(g->q.count < count_before);
+    assert_true(g->q[0].count < count_before);
     assert_true(g->pool.allocated >= 1 && g->pool.allocated <= SEND_GATHER_BUFFERS);
     for (uint32_t i = 0; i < g->pool.allocated; i++) {
-        const struct send_entry *e = &g->q.entries[(g->q.head + i) & (g->q.capacity - 1)];
+        const struct send_entry *e = &g->q[0].entries[(g->q[0].head + i) & (g->q[0].capacity - 1)];
         assert_true(e->buf->pool == &g->pool && e->buf->len <= SEND_GATHER_BYTES);
     }
     /* a gathered frame's queue reference is gone, the others' stay */
@@ -110,13 +117,13 @@ static void test_gather_keeps_bytes_order_and_references(void **state)
         assert_true(refs_of(f[i]) == 1 || refs_of(f[i]) == 2);
         gathered += refs_of(f[i]) == 1;
     }
-    assert_int_equal(gathered, count_before - (g->q.count - (uint32_t)g->pool.allocated));
+    assert_int_equal(gathered, count_before - (g->q[0].count - (uint32_t)g->pool.allocated));
     assert_int_equal(refs_of(f[SMALL]), 2); /* too large: still zero-copy */
 
     /* sending it all releases everything, gather buffers included */
-    send_queue_consume(&g->q, total, &g->batch);
+    send_queue_consume(&g->q[0], total, &g->batch);
     outbuf_release_flush(&g->batch);
-    assert_true(send_queue_empty(&g->q));
+    assert_true(send_queue_empty(&g->q[0]));
     assert_int_equal(g->pool.allocated, 0);
     for (int i = 0; i < SMALL + 4; i++) {
         assert_int_equal(refs_of(f[i]), 1);
@@ -126,20 +133,128 @@ static void test_gather_keeps_bytes_order_and_references(void **state)
 
 static void test_gather_leaves_a_short_queue_alone(void **state)
 {
-    struct gather_fixture *g = *state;
+    struct share_fixture *g = *state;
     struct outbuf *f[SEND_GATHER_MIN_FRAMES - 1];
     for (int i = 0; i < SEND_GATHER_MIN_FRAMES - 1; i++) {
         f[i] = frame_new(40, (uint8_t)i);
-        assert_int_equal(send_queue_push(&g->q, outbuf_ref(f[i])), 0);
+        assert_int_equal(send_queue_push(&g->q[0], outbuf_ref(f[i])), 0);
     }
-    send_queue_gather(&g->q, &g->pool, &g->batch);
-    assert_int_equal(g->q.count, SEND_GATHER_MIN_FRAMES - 1);
+    send_queue_gather(&g->q[0], &g->pool, NULL, &g->batch);
+    assert_int_equal(g->q[0].count, SEND_GATHER_MIN_FRAMES - 1);
     assert_int_equal(g->pool.allocated, 0);
-    send_queue_destroy(&g->q);
+    send_queue_destroy(&g->q[0]);
     for (int i = 0; i < SEND_GATHER_MIN_FRAMES - 1; i++) {
         assert_int_equal(refs_of(f[i]), 1);
         outbuf_release(f[i]);
     }
+}
+
+static size_t queue_bytes_out(const struct send_queue *q, uint8_t *out, size_t cap)
+{
+    size_t n = send_queue_copy_out(q, out, cap);
+    assert_int_equal(n, q->bytes);
+    return n;
+}
+
+static const struct send_entry *entry(const struct send_queue *q, uint32_t i)
+{
+    return &q->entries[(q->head + i) & (q->capacity - 1)];
+}
+
+static void test_identical_queues_share_one_gathered_buffer(void **state)
+{
+    struct share_fixture *s = *state;
+    enum { FRAMES = 400 };
+    struct outbuf *f[FRAMES];
+    for (int i = 0; i < FRAMES; i++) {
+        f[i] = frame_new(90 + (size_t)i % 20, (uint8_t)i);
+        for (int k = 0; k < 3; k++) /* q[2] and q[3] get only the first 100 */
+            if (k < 2 || i < 100)
+                assert_int_equal(send_queue_push(&s->q[k], outbuf_ref(f[i])), 0);
+    }
+    static uint8_t before[65536], after[65536];
+    size_t total = queue_bytes_out(&s->q[0], before, sizeof(before));
+
+    send_queue_gather(&s->q[0], &s->pool, &s->cache, &s->batch);
+    uint64_t copied = s->pool.allocated;
+    assert_true(copied >= 2);
+    send_queue_gather(&s->q[1], &s->pool, &s->cache, &s->batch);
+    assert_int_equal(s->pool.allocated, copied); /* nothing copied again */
+    assert_int_equal(s->q[1].count, s->q[0].count);
+    for (uint32_t i = 0; i < copied; i++)
+        assert_ptr_equal(entry(&s->q[1], i)->buf, entry(&s->q[0], i)->buf);
+    assert_int_equal(queue_bytes_out(&s->q[1], after, sizeof(after)), total);
+    assert_memory_equal(before, after, total);
+
+    /* A queue holding only the start of the first run has no whole chunk
+     * to share: it copies its own. */
+    send_queue_gather(&s->q[2], &s->pool, &s->cache, &s->batch);
+    assert_int_equal(s->pool.allocated, copied + 1);
+    assert_int_equal(s->q[2].count, 1);
+    size_t short_total = queue_bytes_out(&s->q[2], after, sizeof(after));
+    assert_memory_equal(before, after, short_total);
+
+    /* Sending everything releases every reference, shared buffers included
+     * (the cache's own go in the teardown). */
+    for (int k = 0; k < 3; k++) {
+        send_queue_consume(&s->q[k], s->q[k].bytes, &s->batch);
+        assert_true(send_queue_empty(&s->q[k]));
+    }
+    outbuf_release_flush(&s->batch);
+    for (int i = 0; i < FRAMES; i++) {
+        assert_int_equal(refs_of(f[i]), 1);
+        outbuf_release(f[i]);
+    }
+}
+
+static void test_only_the_same_whole_frames_are_shared(void **state)
+{
+    struct share_fixture *s = *state;
+    enum { FRAMES = 50 };
+    struct outbuf *f[FRAMES], *twin;
+    for (int i = 0; i < FRAMES; i++)
+        f[i] = frame_new(100, (uint8_t)i);
+    twin = frame_new(100, 7); /* the same bytes as f[7], another buffer */
+    for (int i = 0; i < FRAMES; i++) {
+        assert_int_equal(send_queue_push(&s->q[0], outbuf_ref(f[i])), 0);
+        assert_int_equal(send_queue_push(&s->q[1], outbuf_ref(i == 7 ? twin : f[i])), 0);
+        assert_int_equal(send_queue_push(&s->q[2], outbuf_ref(f[i])), 0);
+    }
+    send_queue_consume(&s->q[2], 10, &s->batch); /* its head frame is partly sent */
+
+    send_queue_gather(&s->q[0], &s->pool, &s->cache, &s->batch);
+    assert_int_equal(s->pool.allocated, 1);
+    send_queue_gather(&s->q[1], &s->pool, &s->cache, &s->batch);
+    assert_int_equal(s->pool.allocated, 2); /* one frame differs: its own copy */
+    assert_ptr_not_equal(entry(&s->q[1], 0)->buf, entry(&s->q[0], 0)->buf);
+    send_queue_gather(&s->q[2], &s->pool, &s->cache, &s->batch);
+    assert_int_equal(s->pool.allocated, 3); /* starts mid-frame: its own copy */
+    assert_int_equal(s->q[2].bytes, FRAMES * f[0]->len - 10);
+
+    for (int k = 0; k < 3; k++)
+        send_queue_consume(&s->q[k], s->q[k].bytes, &s->batch);
+    outbuf_release_flush(&s->batch);
+    for (int i = 0; i < FRAMES; i++)
+        outbuf_release(f[i]);
+    outbuf_release(twin);
+}
+
+/* A pooled buffer comes back at the same address: never with the same uid. */
+static void test_a_reused_buffer_has_a_new_uid(void **state)
+{
+    (void)state;
+    struct outbuf_pool pool;
+    outbuf_pool_init(&pool);
+    struct outbuf *a = outbuf_alloc(&pool, 100);
+    assert_non_null(a);
+    uint64_t first = a->uid;
+    assert_true(first != 0);
+    outbuf_release(a);
+    struct outbuf *b = outbuf_alloc(&pool, 100);
+    assert_ptr_equal(b, a);
+    assert_true(b->uid != first && b->uid != 0);
+    outbuf_release(b);
+    outbuf_pool_destroy(&pool);
 }
 
 static void test_prepaid_references_settle_exactly(void **state)
@@ -210,10 +325,15 @@ static void test_batched_releases_apply_every_count(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_gather_keeps_bytes_order_and_references, gather_setup,
-                                        gather_teardown),
-        cmocka_unit_test_setup_teardown(test_gather_leaves_a_short_queue_alone, gather_setup,
-                                        gather_teardown),
+        cmocka_unit_test_setup_teardown(test_gather_keeps_bytes_order_and_references, share_setup,
+                                        share_teardown),
+        cmocka_unit_test_setup_teardown(test_gather_leaves_a_short_queue_alone, share_setup,
+                                        share_teardown),
+        cmocka_unit_test_setup_teardown(test_identical_queues_share_one_gathered_buffer,
+                                        share_setup, share_teardown),
+        cmocka_unit_test_setup_teardown(test_only_the_same_whole_frames_are_shared, share_setup,
+                                        share_teardown),
+        cmocka_unit_test(test_a_reused_buffer_has_a_new_uid),
         cmocka_unit_test(test_prepaid_references_settle_exactly),
         cmocka_unit_test(test_batched_releases_apply_every_count),
     };
