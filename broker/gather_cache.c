@@ -8,8 +8,11 @@
 
 static struct gather_chunk *slot_of(const struct gather_cache *c, uint64_t first_uid)
 {
-    /* uids are consecutive per thread: the low bits spread them. */
-    return (struct gather_chunk *)&c->slot[first_uid & (GATHER_CACHE_SLOTS - 1)];
+    /* The keys are the first uids of consecutive runs, a run's frame count
+     * (times the uids each publish takes) apart: often a multiple of the
+     * slot count. A Fibonacci hash's top bits spread them anyway. */
+    uint64_t slot = (first_uid * 0x9E3779B97F4A7C15ull) >> (64 - GATHER_CACHE_SLOTS_LOG2);
+    return (struct gather_chunk *)&c->slot[slot];
 }
 
 void gather_cache_init(struct gather_cache *c)
@@ -20,12 +23,17 @@ void gather_cache_init(struct gather_cache *c)
     }
 }
 
-void gather_cache_destroy(struct gather_cache *c)
+void gather_cache_clear(struct gather_cache *c, struct outbuf_release_batch *batch)
 {
     for (unsigned i = 0; i < GATHER_CACHE_SLOTS; i++) {
-        if (c->slot[i].buf)
+        if (c->slot[i].buf == NULL)
+            continue;
+        if (batch)
+            outbuf_release_batched(batch, c->slot[i].buf);
+        else
             outbuf_release(c->slot[i].buf);
         c->slot[i].buf = NULL;
+        c->slot[i].frames = 0;
     }
 }
 

@@ -11,10 +11,17 @@
  * instead. The kernel then copies every send from one buffer that is hot in
  * cache rather than from hundreds of cold ones.
  *
- * Frames are matched by uid (outbuf.h), unique to each allocation, so a
- * buffer freed and reallocated at the same address never matches. Direct
- * mapped: a new chunk replaces the one in its slot. One per worker, touched
- * by that worker only; the buffers it holds come from that worker's pool.
+ * Only runs of whole published frames (shared, never pooled, none partly
+ * sent, at most GATHER_CACHE_FRAMES) are remembered: only those can be
+ * queued the same on another connection. Frames are matched by uid
+ * (outbuf.h), unique to each allocation, so a buffer freed and reallocated
+ * at the same address never matches; a published frame's bytes never
+ * change once it is queued. Direct mapped: a new chunk replaces the one in
+ * its slot. The worker empties the cache at every tick, so an idle broker
+ * holds no gathered buffers and no message bytes past one tick.
+ *
+ * One per worker, used by that worker's thread only (and destroyed after it
+ * has joined); the buffers it holds come from that worker's pool.
  */
 #ifndef WSB_GATHER_CACHE_H
 #define WSB_GATHER_CACHE_H
@@ -23,8 +30,9 @@
 
 #include "outbuf.h"
 
-#define GATHER_CACHE_SLOTS  64  /* a power of two */
-#define GATHER_CACHE_FRAMES 256 /* a longer run is gathered, not shared */
+#define GATHER_CACHE_SLOTS_LOG2 6 /* 64 slots */
+#define GATHER_CACHE_SLOTS      (1u << GATHER_CACHE_SLOTS_LOG2)
+#define GATHER_CACHE_FRAMES     256 /* a longer run is gathered, not shared */
 
 struct gather_chunk {
     struct outbuf *buf; /* the gathered bytes; one reference held; NULL: empty */
@@ -38,8 +46,10 @@ struct gather_cache {
 
 void gather_cache_init(struct gather_cache *c);
 
-/* Releases every buffer held (before the pool they came from goes). */
-void gather_cache_destroy(struct gather_cache *c);
+/* Releases every buffer held, into batch (NULL: at once), and empties the
+ * slots. Called at each tick, and before the pool the buffers came from
+ * goes. */
+void gather_cache_clear(struct gather_cache *c, struct outbuf_release_batch *batch);
 
 /* The chunk whose first frame has this uid, or NULL. */
 const struct gather_chunk *gather_cache_get(const struct gather_cache *c, uint64_t first_uid);

@@ -55,7 +55,8 @@ size_t send_queue_copy_out(const struct send_queue *q, uint8_t *dst, size_t cap)
  * and zero-copy. Only while no send is in flight, since it moves entries.
  * With a cache (gather_cache.h; NULL: none), a run of published frames that
  * another queue on the worker already gathered takes a reference to that
- * buffer instead of copying, and a run it does copy is offered for the next.
+ * buffer instead of copying, and a run of whole published frames it does
+ * copy is offered for the next.
  */
 #define SEND_GATHER_MIN_FRAMES 4
 #define SEND_GATHER_SMALL      512

@@ -383,6 +383,7 @@ static void worker_on_tick(struct worker *w)
     metric_set(&w->metrics.sendq_bytes_sum, queued_sum);
     metric_set(&w->metrics.sendq_bytes_max, queued_max);
     router_on_tick(&w->router, w->now_ms);
+    gather_cache_clear(&w->gather, &w->release_batch); /* holds nothing past a tick */
     if (w->stopping) {
         if (w->now_ms >= w->drain_deadline_ms) {
             for (struct conn *c = w->conns; c; c = c->next)
@@ -635,7 +636,7 @@ void worker_destroy(struct worker *w)
     if (w->buf_ring)
         munmap(w->buf_ring, w->buf_count * sizeof(struct io_uring_buf));
     free(w->buf_base);
-    gather_cache_destroy(&w->gather);
+    gather_cache_clear(&w->gather, NULL);
     outbuf_release_flush(&w->release_batch);
     router_destroy(&w->router);
     outbuf_pool_destroy(&w->pool);

@@ -67,7 +67,6 @@ struct worker {
 
     struct outbuf_pool pool;
     struct outbuf_release_batch release_batch; /* sent frames, released once per loop pass */
-    struct gather_cache gather;                /* gathered sends shared by subscribers */
 
     struct conn *conns; /* live (not yet freed) connections */
     unsigned conn_count;
@@ -97,6 +96,9 @@ struct worker {
      * The padding keeps them off the cache line of `idle`, which peers write. */
     char metrics_pad[64];
     struct worker_metrics metrics;
+
+    /* gathered sends shared by subscribers (128 KiB: last, away from the hot fields) */
+    struct gather_cache gather;
 };
 
 /* Prepares a worker around listening sockets main has bound. The ring and
