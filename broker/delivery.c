@@ -62,10 +62,7 @@ static struct pending_msg *ring_at(struct msg_ring *q, uint32_t i)
  * send completions. */
 static void ring_pop(struct msg_ring *q, struct outbuf_release_batch *batch)
 {
-    if (batch)
-        outbuf_release_batched(batch, q->items[q->head].frame);
-    else
-        outbuf_release(q->items[q->head].frame);
+    outbuf_release_batched(batch, q->items[q->head].frame);
     q->head = (q->head + 1) & (q->capacity - 1);
     q->count--;
 }

@@ -17,23 +17,16 @@ static struct gather_chunk *slot_of(const struct gather_cache *c, uint64_t first
 
 void gather_cache_init(struct gather_cache *c)
 {
-    for (unsigned i = 0; i < GATHER_CACHE_SLOTS; i++) {
+    for (unsigned i = 0; i < GATHER_CACHE_SLOTS; i++)
         c->slot[i].buf = NULL;
-        c->slot[i].frames = 0;
-    }
 }
 
 void gather_cache_clear(struct gather_cache *c, struct outbuf_release_batch *batch)
 {
     for (unsigned i = 0; i < GATHER_CACHE_SLOTS; i++) {
-        if (c->slot[i].buf == NULL)
-            continue;
-        if (batch)
+        if (c->slot[i].buf)
             outbuf_release_batched(batch, c->slot[i].buf);
-        else
-            outbuf_release(c->slot[i].buf);
         c->slot[i].buf = NULL;
-        c->slot[i].frames = 0;
     }
 }
 

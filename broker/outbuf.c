@@ -151,6 +151,10 @@ static unsigned release_slot(const struct outbuf *b)
 
 void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b)
 {
+    if (batch == NULL) {
+        outbuf_release(b);
+        return;
+    }
     unsigned i = release_slot(b);
     if (batch->buf[i] == b) {
         batch->count[i]++;

@@ -132,6 +132,7 @@ struct outbuf_release_batch {
     uint32_t count[OUTBUF_RELEASE_SLOTS];
 };
 
+/* Counts one release of b in batch; with batch NULL, releases b at once. */
 void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b);
 void outbuf_release_flush(struct outbuf_release_batch *batch);
 

@@ -14,6 +14,14 @@ static struct send_entry *entry_at(const struct send_queue *q, uint32_t i)
     return &q->entries[(q->head + i) & (q->capacity - 1)];
 }
 
+/* Drops the head entry; its reference goes into batch (NULL: released at once). */
+static void pop_head(struct send_queue *q, struct outbuf_release_batch *batch)
+{
+    outbuf_release_batched(batch, q->entries[q->head].buf);
+    q->head = (q->head + 1) & (q->capacity - 1);
+    q->count--;
+}
+
 void send_queue_init(struct send_queue *q)
 {
     q->entries = NULL;
@@ -23,11 +31,8 @@ void send_queue_init(struct send_queue *q)
 
 void send_queue_destroy(struct send_queue *q)
 {
-    while (q->count > 0) {
-        outbuf_release(q->entries[q->head].buf);
-        q->head = (q->head + 1) & (q->capacity - 1);
-        q->count--;
-    }
+    while (q->count > 0)
+        pop_head(q, NULL);
     free(q->entries);
     send_queue_init(q);
 }
@@ -99,13 +104,6 @@ static uint32_t small_run(const struct send_queue *q, size_t *bytes)
     return n;
 }
 
-static void pop_head(struct send_queue *q, struct outbuf_release_batch *batch)
-{
-    outbuf_release_batched(batch, q->entries[q->head].buf);
-    q->head = (q->head + 1) & (q->capacity - 1);
-    q->count--;
-}
-
 /* The cached buffer that holds exactly the whole frames at the head of q,
  * which it pops; NULL (q untouched) when there is none. */
 static struct outbuf *take_shared(struct send_queue *q, const struct gather_cache *cache,
@@ -140,7 +138,7 @@ static struct outbuf *gather_run(struct send_queue *q, uint32_t run, struct outb
     bool share = cache != NULL && run <= GATHER_CACHE_FRAMES;
     uint64_t uid[GATHER_CACHE_FRAMES];
     for (uint32_t i = 0; i < run; i++) {
-        const struct send_entry *e = &q->entries[q->head];
+        const struct send_entry *e = entry_at(q, 0);
         size_t left = e->buf->len - e->offset;
         if (share) {
             share = e->offset == 0 && e->buf->pool == NULL;
@@ -194,11 +192,6 @@ void send_queue_consume(struct send_queue *q, size_t sent, struct outbuf_release
             return;
         }
         sent -= left;
-        if (batch)
-            outbuf_release_batched(batch, e->buf);
-        else
-            outbuf_release(e->buf);
-        q->head = (q->head + 1) & (q->capacity - 1);
-        q->count--;
+        pop_head(q, batch);
     }
 }
