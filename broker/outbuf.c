@@ -143,35 +143,31 @@ void outbuf_prepay_settle(struct outbuf_prepaid *p)
     p->left = 0;
 }
 
-static unsigned release_slot(const struct outbuf *b)
-{
-    uintptr_t x = (uintptr_t)b >> 6; /* buffers are at least 64-byte apart */
-    return (unsigned)((x ^ (x >> 6)) & (OUTBUF_RELEASE_SLOTS - 1));
-}
-
 void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b)
 {
     if (batch == NULL) {
         outbuf_release(b);
         return;
     }
-    unsigned i = release_slot(b);
+    unsigned i = (unsigned)(b->uid & (OUTBUF_RELEASE_SLOTS - 1));
     if (batch->buf[i] == b) {
         batch->count[i]++;
         return;
     }
     if (batch->buf[i] != NULL)
         outbuf_release_n(batch->buf[i], batch->count[i]);
+    else
+        batch->used[batch->used_count++] = (uint16_t)i;
     batch->buf[i] = b;
     batch->count[i] = 1;
 }
 
 void outbuf_release_flush(struct outbuf_release_batch *batch)
 {
-    for (unsigned i = 0; i < OUTBUF_RELEASE_SLOTS; i++) {
-        if (batch->buf[i] != NULL) {
-            outbuf_release_n(batch->buf[i], batch->count[i]);
-            batch->buf[i] = NULL;
-        }
+    for (uint32_t k = 0; k < batch->used_count; k++) {
+        unsigned i = batch->used[k];
+        outbuf_release_n(batch->buf[i], batch->count[i]);
+        batch->buf[i] = NULL;
     }
+    batch->used_count = 0;
 }

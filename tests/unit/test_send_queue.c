@@ -303,30 +303,67 @@ static void test_prepaid_references_settle_exactly(void **state)
 static void test_batched_releases_apply_every_count(void **state)
 {
     (void)state;
-    enum { N = 200, REFS = 7 };
+    /* more buffers than slots, interleaved, so slots collide and flush each other */
+    enum { N = OUTBUF_RELEASE_SLOTS + 300, REFS = 7 };
     struct outbuf_pool pool;
     outbuf_pool_init(&pool);
-    struct outbuf *b[N];
+    struct outbuf **b = calloc(N, sizeof(*b));
+    struct outbuf_release_batch *batch = calloc(1, sizeof(*batch));
+    assert_non_null(b);
+    assert_non_null(batch);
     for (int i = 0; i < N; i++) {
         b[i] = (i % 2) ? frame_new(32, (uint8_t)i) : outbuf_alloc(&pool, 32);
         assert_non_null(b[i]);
         for (int r = 0; r < REFS; r++)
             outbuf_ref(b[i]);
     }
-    /* interleaved, so slots collide and flush each other */
-    struct outbuf_release_batch batch = {0};
     for (int r = 0; r < REFS; r++)
         for (int i = 0; i < N; i++)
-            outbuf_release_batched(&batch, b[i]);
-    outbuf_release_flush(&batch);
+            outbuf_release_batched(batch, b[i]);
+    outbuf_release_flush(batch);
     for (int i = 0; i < N; i++)
         assert_int_equal(refs_of(b[i]), 1);
     /* the last references through the batch free them: pooled ones return */
     for (int i = 0; i < N; i++)
-        outbuf_release_batched(&batch, b[i]);
-    outbuf_release_flush(&batch);
+        outbuf_release_batched(batch, b[i]);
+    outbuf_release_flush(batch);
     assert_int_equal(pool.allocated, 0);
+    free(batch);
+    free(b);
     outbuf_pool_destroy(&pool);
+}
+
+/* A run of frames allocated one after another, popped from many queues in
+ * turn, is counted in the batch until the flush: no frame's counter is
+ * touched once per queue (the fan-out case that made the batch). */
+static void test_consecutive_frames_do_not_flush_each_other(void **state)
+{
+    (void)state;
+    enum { N = OUTBUF_RELEASE_SLOTS, QUEUES = 5 };
+    struct outbuf **b = calloc(N, sizeof(*b));
+    struct outbuf_release_batch *batch = calloc(1, sizeof(*batch));
+    assert_non_null(b);
+    assert_non_null(batch);
+    for (int i = 0; i < N; i++) {
+        b[i] = frame_new(32, (uint8_t)i);
+        assert_non_null(b[i]);
+        for (int q = 0; q < QUEUES; q++)
+            outbuf_ref(b[i]);
+    }
+    for (int q = 0; q < QUEUES; q++)
+        for (int i = 0; i < N; i++)
+            outbuf_release_batched(batch, b[i]);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(refs_of(b[i]), QUEUES + 1); /* all still counted, none applied */
+    assert_int_equal(batch->used_count, N);
+    outbuf_release_flush(batch);
+    assert_int_equal(batch->used_count, 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(refs_of(b[i]), 1);
+        outbuf_release(b[i]);
+    }
+    free(batch);
+    free(b);
 }
 
 int main(void)
@@ -343,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_a_reused_buffer_has_a_new_uid),
         cmocka_unit_test(test_prepaid_references_settle_exactly),
         cmocka_unit_test(test_batched_releases_apply_every_count),
+        cmocka_unit_test(test_consecutive_frames_do_not_flush_each_other),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
