@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_order.h"
 #include "json_reader.h"
 #include "mp_buffer.h"
 #include "msgpack_reader.h"
@@ -230,14 +231,6 @@ static void put_double(struct text_out *o, double d)
     put_text(o, text);
 }
 
-static uint64_t read_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* A negative integer or a float at the cursor (mp_peek_kind said which),
  * as JSON. The cursor's bounds were checked by mp_skip over `span`. */
 static void put_number_span(struct text_out *o, struct ws_str span)
@@ -246,14 +239,14 @@ static void put_number_span(struct text_out *o, struct ws_str span)
     char text[32];
     switch (p[0]) {
     case 0xca: {
-        uint32_t bits = (uint32_t)read_be(p + 1, 4);
+        uint32_t bits = (uint32_t)be_read(p + 1, 4);
         float f;
         memcpy(&f, &bits, 4);
         put_double(o, f);
         return;
     }
     case 0xcb: {
-        uint64_t bits = read_be(p + 1, 8);
+        uint64_t bits = be_read(p + 1, 8);
         double d;
         memcpy(&d, &bits, 8);
         put_double(o, d);
@@ -263,13 +256,13 @@ static void put_number_span(struct text_out *o, struct ws_str span)
         snprintf(text, sizeof text, "%d", (int8_t)p[1]);
         break;
     case 0xd1:
-        snprintf(text, sizeof text, "%d", (int16_t)read_be(p + 1, 2));
+        snprintf(text, sizeof text, "%d", (int16_t)be_read(p + 1, 2));
         break;
     case 0xd2:
-        snprintf(text, sizeof text, "%ld", (long)(int32_t)read_be(p + 1, 4));
+        snprintf(text, sizeof text, "%ld", (long)(int32_t)be_read(p + 1, 4));
         break;
     case 0xd3:
-        snprintf(text, sizeof text, "%lld", (long long)(int64_t)read_be(p + 1, 8));
+        snprintf(text, sizeof text, "%lld", (long long)(int64_t)be_read(p + 1, 8));
         break;
     default: /* negative fixint */
         snprintf(text, sizeof text, "%d", (int8_t)p[0]);

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "byte_order.h"
 #include "msgpack_reader.h"
 
 #define MP_FIXMAP(n) (uint8_t)(0x80 | (n))
@@ -90,17 +91,9 @@ void wsb_msg_stamp(uint8_t *envelope, const struct wsb_msg_template *t, uint64_t
     put_be64(envelope + t->ts_offset, ts);
 }
 
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 uint64_t wsb_msg_stamped_seq(const uint8_t *envelope, const struct wsb_msg_template *t)
 {
-    return get_be64(envelope + t->seq_offset);
+    return be_read(envelope + t->seq_offset, 8);
 }
 
 size_t wsb_msg_write_redelivery(uint8_t *out, size_t cap, const uint8_t *envelope, size_t len)
@@ -127,7 +120,7 @@ static bool expect_uint64(const uint8_t *buf, size_t len, size_t *pos, uint64_t 
 {
     if (len - *pos < 9 || buf[*pos] != MP_UINT64)
         return false;
-    *v = get_be64(buf + *pos + 1);
+    *v = be_read(buf + *pos + 1, 8);
     *pos += 9;
     return true;
 }

@@ -10,6 +10,8 @@
  */
 #include "msgpack_reader.h"
 
+#include "byte_order.h"
+
 struct mp_head {
     enum mp_kind kind;
     uint64_t num;    /* integer bits, element count, or bool */
@@ -18,14 +20,6 @@ struct mp_head {
     size_t next;     /* offset after the value (after the header for containers) */
 };
 
-static uint64_t read_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* A header of hdr bytes followed by a payload whose length is a big-endian
  * integer of lbytes bytes at p + 1 (plus extra bytes: ext's type byte). */
 static enum mp_status read_sized(const uint8_t *p, size_t avail, size_t lbytes, size_t extra,
@@ -33,7 +27,7 @@ static enum mp_status read_sized(const uint8_t *p, size_t avail, size_t lbytes, 
 {
     if (avail < 1 + lbytes)
         return MP_TRUNCATED;
-    size_t n = (size_t)read_be(p + 1, lbytes);
+    size_t n = (size_t)be_read(p + 1, lbytes);
     size_t hdr = 1 + lbytes + extra;
     if (hdr > avail || n > avail - hdr)
         return MP_TRUNCATED;
@@ -51,7 +45,7 @@ static enum mp_status read_fixed(const uint8_t *p, size_t avail, size_t n, enum 
     if (avail < 1 + n)
         return MP_TRUNCATED;
     h->kind = kind;
-    h->num = kind == MP_FLOAT || kind == MP_EXT ? 0 : read_be(p + 1, n);
+    h->num = kind == MP_FLOAT || kind == MP_EXT ? 0 : be_read(p + 1, n);
     h->next = pos + 1 + n;
     return MP_OK;
 }
@@ -62,7 +56,7 @@ static enum mp_status read_count(const uint8_t *p, size_t avail, size_t n, enum 
     if (avail < 1 + n)
         return MP_TRUNCATED;
     h->kind = kind;
-    h->num = read_be(p + 1, n);
+    h->num = be_read(p + 1, n);
     h->next = pos + 1 + n;
     return MP_OK;
 }
@@ -267,7 +261,7 @@ enum mp_status mp_read_uint(struct mp_cursor *c, uint64_t *v)
         return MP_OK;
     }
     if (c->pos < c->len && c->buf[c->pos] == 0xcf && c->len - c->pos >= 9) {
-        *v = read_be(c->buf + c->pos + 1, 8);
+        *v = be_read(c->buf + c->pos + 1, 8);
         c->pos += 9;
         return MP_OK;
     }

@@ -15,15 +15,8 @@
 
 #include <string.h>
 
+#include "byte_order.h"
 #include "ws_mask.h"
-
-static uint64_t read_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void write_be(uint8_t *p, uint64_t v, size_t n)
 {
@@ -44,12 +37,12 @@ ssize_t ws_frame_parse(uint8_t *buf, size_t len, struct ws_frame *f)
         hlen = 4;
         if (len < hlen)
             return WS_FRAME_INCOMPLETE;
-        payload_len = read_be(buf + 2, 2);
+        payload_len = be_read(buf + 2, 2);
     } else if (payload_len == 127) {
         hlen = 10;
         if (len < hlen)
             return WS_FRAME_INCOMPLETE;
-        payload_len = read_be(buf + 2, 8);
+        payload_len = be_read(buf + 2, 8);
         if (payload_len >> 63)
             return WS_FRAME_INVALID;
     }
