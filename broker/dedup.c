@@ -8,10 +8,9 @@
 #include <string.h>
 
 #define DEDUP_BUCKETS DEDUP_SLOTS
-#define BUCKET_BITS   12 /* log2(DEDUP_BUCKETS) */
 #define NONE          0xffff
 
-_Static_assert((1u << BUCKET_BITS) == DEDUP_BUCKETS, "BUCKET_BITS must match DEDUP_BUCKETS");
+_Static_assert((DEDUP_BUCKETS & (DEDUP_BUCKETS - 1)) == 0, "buckets: a power of two");
 _Static_assert(DEDUP_SLOTS < NONE, "slot indices are 16-bit with 0xffff for none");
 
 struct dedup_slot {
@@ -19,28 +18,40 @@ struct dedup_slot {
 };
 
 struct dedup_link {
-    uint32_t hash; /* of the slot's (session, id); its top bits pick the bucket */
-    uint16_t next; /* the next slot in the same bucket, or NONE */
+    uint32_t hash;   /* of the slot's (session, id), compared before the slot is read */
+    uint16_t next;   /* the next slot in the same bucket, or NONE */
+    uint16_t bucket; /* the bucket it is chained in */
 };
 
 struct dedup {
     unsigned next, used;            /* the slot written next; how many are in use */
+    uint64_t max_id;                /* the highest id ever recorded, of any session */
     uint16_t bucket[DEDUP_BUCKETS]; /* first slot of each bucket, or NONE */
     struct dedup_link link[DEDUP_SLOTS];
     struct dedup_slot slots[DEDUP_SLOTS];
 };
 
-/* Fibonacci hashing of a mix of both halves of the key; the top bits of
- * the product are well spread even for ids in any arithmetic progression. */
+/* Fibonacci hashing of a mix of both halves of the key: what a chain entry
+ * is compared by before its slot is read. */
 static uint32_t dedup_hash(uint64_t session, uint64_t id)
 {
     uint64_t x = (id ^ (session * 0xff51afd7ed558ccdull)) * 0x9E3779B97F4A7C15ull;
     return (uint32_t)(x >> 32);
 }
 
-static unsigned bucket_of(uint32_t hash)
+/*
+ * The bucket: the session's own offset plus the id. A publisher numbers
+ * its publishes 1, 2, 3..., so its ids walk the buckets in order, as the
+ * ring walks the slots: each publish touches the same few cache lines as
+ * the one before, where a hashed bucket was a cache miss per publish on
+ * every topic (136 KiB each: a hundred busy topics do not stay cached).
+ * Sessions start at unrelated offsets; ids that share a bucket (4096
+ * apart, or another session's run) only make a chain longer.
+ */
+static unsigned bucket_of(uint64_t session, uint64_t id)
 {
-    return hash >> (32 - BUCKET_BITS);
+    uint32_t offset = (uint32_t)((session * 0x9E3779B97F4A7C15ull) >> 32);
+    return (unsigned)((offset + id) & (DEDUP_BUCKETS - 1));
 }
 
 struct dedup *dedup_create(void)
@@ -50,6 +61,7 @@ struct dedup *dedup_create(void)
         return NULL;
     memset(d->bucket, 0xff, sizeof(d->bucket));
     d->next = d->used = 0;
+    d->max_id = 0;
     return d;
 }
 
@@ -60,8 +72,12 @@ void dedup_destroy(struct dedup *d)
 
 uint64_t dedup_lookup(const struct dedup *d, uint64_t session, uint64_t id)
 {
+    /* A publisher numbers upwards: its next id was never recorded by
+     * anyone, and no index memory need be read to say so. */
+    if (id > d->max_id)
+        return 0;
     uint32_t hash = dedup_hash(session, id);
-    for (uint16_t i = d->bucket[bucket_of(hash)]; i != NONE; i = d->link[i].next) {
+    for (uint16_t i = d->bucket[bucket_of(session, id)]; i != NONE; i = d->link[i].next) {
         if (d->link[i].hash == hash && d->slots[i].id == id && d->slots[i].session == session)
             return d->slots[i].seq;
     }
@@ -71,7 +87,7 @@ uint64_t dedup_lookup(const struct dedup *d, uint64_t session, uint64_t id)
 /* Unlinks slot i (about to be overwritten) from its bucket's chain. */
 static void dedup_unlink(struct dedup *d, uint16_t i)
 {
-    uint16_t *link = &d->bucket[bucket_of(d->link[i].hash)];
+    uint16_t *link = &d->bucket[d->link[i].bucket];
     while (*link != NONE && *link != i)
         link = &d->link[*link].next;
     if (*link == i)
@@ -85,10 +101,12 @@ void dedup_record(struct dedup *d, uint64_t session, uint64_t id, uint64_t seq)
         dedup_unlink(d, i);
     else
         d->used++;
-    uint32_t hash = dedup_hash(session, id);
-    unsigned b = bucket_of(hash);
+    unsigned b = bucket_of(session, id);
     d->slots[i] = (struct dedup_slot){session, id, seq};
-    d->link[i] = (struct dedup_link){.hash = hash, .next = d->bucket[b]};
+    d->link[i] = (struct dedup_link){
+        .hash = dedup_hash(session, id), .next = d->bucket[b], .bucket = (uint16_t)b};
     d->bucket[b] = i;
     d->next = (d->next + 1) & (DEDUP_SLOTS - 1);
+    if (id > d->max_id)
+        d->max_id = id;
 }

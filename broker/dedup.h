@@ -4,12 +4,14 @@
  * being sequenced twice. Owned and touched only by the topic's owner worker.
  *
  * A ring of DEDUP_SLOTS entries (the oldest is overwritten) with a chained
- * hash index. The index keeps each slot's 32-bit hash beside its chain
- * link, in one dense array, so a lookup walks the index and reads a slot
- * only when a hash matches: a new id (the common case on every publish)
- * reads no slot, and overwriting the oldest slot finds its bucket from the
- * index without reading the slot either. As many buckets as slots keep
- * chains at about one entry.
+ * index. The index keeps each slot's 32-bit hash and bucket beside its
+ * chain link, in one dense array, so a lookup walks the index and reads a
+ * slot only when a hash matches: a new id (the common case on every
+ * publish) reads no slot, and overwriting the oldest slot finds its bucket
+ * from the index without reading the slot either. A pair's bucket is its
+ * session's offset plus the id, so a publisher's consecutive ids take
+ * consecutive buckets and each publish touches the cache lines the last one
+ * did (dedup.c). As many buckets as slots keep chains at about one entry.
  */
 #ifndef WSB_DEDUP_H
 #define WSB_DEDUP_H

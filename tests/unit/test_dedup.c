@@ -57,6 +57,25 @@ static void test_sessions_are_kept_apart(void **state)
     assert_int_equal(dedup_lookup(d, 3, 42), 0);
 }
 
+/* One session far ahead of another: ids below the highest recorded are
+ * still looked up per session, ids above it are new for everyone. */
+static void test_a_session_behind_another_is_still_found(void **state)
+{
+    struct dedup *d = *state;
+    for (uint64_t id = 1; id <= 100; id++)
+        dedup_record(d, 1, id, id);
+    for (uint64_t id = 5; id <= 10; id++)
+        dedup_record(d, 2, id, 1000 + id);
+    assert_int_equal(dedup_lookup(d, 2, 7), 1007);
+    assert_int_equal(dedup_lookup(d, 2, 11), 0);
+    assert_int_equal(dedup_lookup(d, 1, 100), 100);
+    assert_int_equal(dedup_lookup(d, 1, 101), 0);
+    assert_int_equal(dedup_lookup(d, 3, 50), 0);
+    dedup_record(d, 2, 500, 2000);
+    assert_int_equal(dedup_lookup(d, 2, 500), 2000);
+    assert_int_equal(dedup_lookup(d, 1, 500), 0);
+}
+
 /* Ids in a stride of 2^44: a hash that took the product's low bits would
  * put them all in one bucket; they must still all be found. */
 static void test_strided_ids(void **state)
@@ -127,6 +146,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_knows_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remembers_exactly_the_last_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions_are_kept_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_session_behind_another_is_still_found, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_strided_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agrees_with_a_plain_array, setup, teardown),
     };
