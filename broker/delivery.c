@@ -123,6 +123,7 @@ struct delivery *delivery_create(struct router *r, struct subscription *sub, str
         lt->deliveries->prev_in_topic = d;
     lt->deliveries = d;
     lt->count++;
+    lt->manual += sub->ack == WSB_ACK_MANUAL;
     return d;
 }
 
@@ -159,6 +160,7 @@ void delivery_destroy(struct router *r, struct delivery *d)
     if (d->next_in_topic)
         d->next_in_topic->prev_in_topic = d->prev_in_topic;
     lt->count--;
+    lt->manual -= d->sub->ack == WSB_ACK_MANUAL;
     if (lt->deliveries == NULL)
         router_local_topic_drop(r, lt);
     if (d->conflated)
@@ -357,9 +359,10 @@ void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf
                          uint64_t seq)
 {
     /* One atomic add for the references the deliveries below take: one
-     * each, two with manual acks (the send and the unacked entry); what is
-     * not taken goes back in one subtract. */
-    outbuf_prepay(&r->prepaid, frame, 2 * lt->count);
+     * each, two with manual acks (the send and the unacked entry). What is
+     * not taken (a stalled or closing subscriber) goes back in one
+     * subtract; when every delivery takes its share there is none. */
+    outbuf_prepay(&r->prepaid, frame, lt->count + lt->manual);
     for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic)
         delivery_offer(d, frame, seq, false);
     outbuf_prepay_settle(&r->prepaid);

@@ -50,7 +50,8 @@ struct delivery {
 struct local_topic {
     struct topic *key;
     struct delivery *deliveries;
-    uint32_t count; /* of deliveries */
+    uint32_t count;  /* of deliveries */
+    uint32_t manual; /* of them, with manual acks (two references per frame) */
     struct local_topic *hash_next;
 };
 
