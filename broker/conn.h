@@ -41,26 +41,31 @@ struct worker;
 enum conn_state { CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_LINGER, CONN_DEAD };
 
 struct conn {
+    /* What queueing one frame reads (conn_send, in every delivery of a
+     * fan-out), in the first cache line: a worker's thousand subscribers
+     * are a thousand cold connections per published message. */
     struct worker *worker;
     int fd;
     enum conn_state state;
+    void *ssl; /* WOLFSSL * on a wss:// listener, else NULL */
+    struct send_queue sendq;
+    bool tls_failed;    /* a fatal TLS error: only its alert is still sent */
+    bool recv_paused;   /* send queue over its limit, or held: not reading */
+    bool on_flush_list; /* io_uring bookkeeping (worker.c) */
+
     const struct route *route;
     void *app;             /* the route's per-connection state (a session) */
-    void *ssl;             /* WOLFSSL * on a wss:// listener, else NULL */
     const uint8_t *tls_in; /* ciphertext being fed to wolfSSL (tls.c) */
     size_t tls_in_len;
-    bool tls_failed;     /* a fatal TLS error: only its alert is still sent */
     bool tls_seen_bytes; /* some ciphertext arrived already */
     bool app_closed;     /* route->on_close has run */
 
     /* io_uring bookkeeping (worker.c) */
     uint32_t inflight;    /* submitted operations not yet completed for good */
     bool recv_armed;      /* a multishot recv is outstanding */
-    bool recv_paused;     /* send queue over its limit, or held: not reading */
     bool recv_held;       /* the route holds reads (publisher back-pressure) */
     bool recv_cancelling; /* a cancel for that recv is outstanding */
     bool send_inflight;   /* a send (or sendmsg) is outstanding */
-    bool on_flush_list;
     struct conn *flush_next;
     struct msghdr send_msg; /* the sendmsg in flight, when it carries more than one iovec */
     struct iovec *send_iov; /* send_iov_inline, or CONN_SEND_IOV_MAX of them */
@@ -77,8 +82,7 @@ struct conn {
     uint32_t partial_utf8; /* and, for text, their UTF-8 state */
     bool peer_eof;
 
-    /* send side */
-    struct send_queue sendq;
+    /* send side (sendq is at the top) */
     /* wss: frames waiting to be encrypted. They are gathered into records of
      * up to 16 KiB when the worker flushes (tls_conn_flush), so a burst of
      * small frames costs one record, not one each. */
@@ -169,7 +173,8 @@ void conn_free(struct conn *c);
  * encrypted. What the slow-consumer policy measures. */
 static inline uint64_t conn_queued_bytes(const struct conn *c)
 {
-    return c->sendq.bytes + c->tls_plain.bytes;
+    /* tls_plain is empty without TLS: not read, it stays out of cache. */
+    return c->ssl ? c->sendq.bytes + c->tls_plain.bytes : c->sendq.bytes;
 }
 
 #endif
