@@ -20,7 +20,9 @@
 #   BROKER_CPUS and BENCH_CPUS (taskset CPU lists: every broker on the first,
 #   the generator on the second, so they do not share cores; default: unpinned),
 #   BENCH_THREADS (the generator's subscriber threads, --threads, for every
-#   broker alike; default 1).
+#   broker alike; default 1), INFLIGHT (wsbroker's publisher: unconfirmed
+#   publishes, --inflight; default 256. The peers' publishers have no
+#   confirms and are bounded only by TCP back-pressure).
 #
 # Settings, the same for every broker: one publisher, 64-byte payloads, QoS 0
 # / acks off / no confirms on the peers (wsbroker publishes with confirm, its
@@ -46,6 +48,7 @@ BROKER_CPUS=${BROKER_CPUS:-}
 BENCH_CPUS=${BENCH_CPUS:-}
 ONLY=${ONLY:-}
 BENCH_THREADS=${BENCH_THREADS:-1}
+INFLIGHT=${INFLIGHT:-256}
 BENCH=$BUILD/bench/wsbroker-bench/wsbroker-bench
 REFERENCE=$BUILD/bench/broadcast_reference
 WSBROKER=$BUILD/broker/wsbroker
@@ -58,6 +61,7 @@ command -v nats-server >/dev/null || die "nats-server is missing (tools/install-
 command -v mosquitto >/dev/null || die "mosquitto is missing (tools/install-deps.sh --test)"
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer, not '$REPEAT'"
 [[ $BENCH_THREADS =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS must be a positive integer, not '$BENCH_THREADS'"
+[[ $INFLIGHT =~ ^[1-9][0-9]*$ ]] || die "INFLIGHT must be a positive integer, not '$INFLIGHT'"
 ON_BROKER_CPUS=(); ON_BENCH_CPUS=()
 [ -z "$BROKER_CPUS" ] || ON_BROKER_CPUS=(taskset -c "$BROKER_CPUS")
 [ -z "$BENCH_CPUS" ] || ON_BENCH_CPUS=(taskset -c "$BENCH_CPUS")
@@ -128,7 +132,7 @@ declare -A PID=([wsbroker]=$WSB_PID [nats]=$NATS_PID [mqtt]=$MQTT_PID [raw]=$REF
     echo "wsbroker: --workers $WSB_WORKERS, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "nats-server: $(nats-server --version)"
     echo "mosquitto: $(mosquitto -h 2>&1 | head -1)"
-    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE MD_SUBSCRIBERS=$MD_SUBSCRIBERS MD_SYMBOLS=$MD_SYMBOLS REPEAT=$REPEAT BROKER_CPUS=$BROKER_CPUS BENCH_CPUS=$BENCH_CPUS BENCH_THREADS=$BENCH_THREADS"
+    echo "settings: DURATION=$DURATION WARMUP=$WARMUP SUBSCRIBERS=$SUBSCRIBERS RATE=$RATE MD_RATE=$MD_RATE MD_SUBSCRIBERS=$MD_SUBSCRIBERS MD_SYMBOLS=$MD_SYMBOLS REPEAT=$REPEAT BROKER_CPUS=$BROKER_CPUS BENCH_CPUS=$BENCH_CPUS BENCH_THREADS=$BENCH_THREADS INFLIGHT=$INFLIGHT"
 } >"$OUT/environment.txt"
 
 # run NAME TARGET SCENARIO ARGS...: one run, its JSON in $OUT/NAME.TARGET.json
@@ -155,9 +159,10 @@ run() {
     fi
 }
 
-FAN=(--subscribers "$SUBSCRIBERS" --size 64 --topics 1 --drain 5 --threads "$BENCH_THREADS")
+FAN=(--subscribers "$SUBSCRIBERS" --size 64 --topics 1 --drain 5 --threads "$BENCH_THREADS"
+     --inflight "$INFLIGHT")
 MD=(--topics 100 --subscribers "$MD_SUBSCRIBERS" --symbols-per-sub "$MD_SYMBOLS" --zipf 1.0 --size 64
-    --drain 5 --threads "$BENCH_THREADS")
+    --drain 5 --threads "$BENCH_THREADS" --inflight "$INFLIGHT")
 for ROUND in $(seq "$REPEAT"); do
     for t in wsbroker nats mqtt raw; do run fanout-closed "$t" fanout "${FAN[@]}"; done
     for t in wsbroker nats mqtt; do run fanout-rate "$t" fanout "${FAN[@]}" --rate "$RATE"; done
