@@ -35,7 +35,7 @@ enum ws_opcode {
     WS_OP_PONG = 0xA,
 };
 
-struct ws_frame {
+struct ws_frame { /* fin..masked: four bytes in a row (ws_frame.c stores them as one) */
     bool fin;
     uint8_t rsv;    /* RSV1..RSV3 as bits 2..0 (0x4 = RSV1) */
     uint8_t opcode; /* raw 4-bit opcode, not yet checked against known ones */
