@@ -255,7 +255,8 @@ static uint64_t backoff_ms(const struct delivery *d, uint32_t attempts)
 /* A reference to frame for c's queues: prepaid during a fan-out (outbuf.h). */
 static struct outbuf *take_frame(struct conn *c, struct outbuf *frame)
 {
-    return outbuf_ref_prepaid(&c->worker->router.prepaid, frame);
+    struct outbuf_prepaid *p = c->worker->router.prepaid_now;
+    return p ? outbuf_ref_prepaid(p, frame) : outbuf_ref(frame);
 }
 
 /* Manual ack: sends and remembers until acked. */
@@ -355,17 +356,28 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
     note_behind(d->sub->session, c);
 }
 
-void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *frame,
-                         uint64_t seq)
+void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *const *frame,
+                         const uint64_t *seq, unsigned n)
 {
-    /* One atomic add for the references the deliveries below take: one
-     * each, two with manual acks (the send and the unacked entry). What is
-     * not taken (a stalled or closing subscriber) goes back in one
-     * subtract; when every delivery takes its share there is none. */
-    outbuf_prepay(&r->prepaid, frame, lt->count + lt->manual);
-    for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic)
-        delivery_offer(d, frame, seq, false);
-    outbuf_prepay_settle(&r->prepaid);
+    /* One atomic add per frame for the references the deliveries below
+     * take: one each, two with manual acks (the send and the unacked
+     * entry). What is not taken (a stalled or closing subscriber) goes back
+     * in one subtract; when every delivery takes its share there is none. */
+    for (unsigned k = 0; k < n; k++)
+        outbuf_prepay(&r->prepaid[k], frame[k], lt->count + lt->manual);
+    /* Subscriber by subscriber, all n frames each: a subscriber's
+     * delivery, session, connection and queue tails are read once per
+     * batch, not once per message, and its queue entries are written in
+     * a row. Each subscription still gets the topic's messages in order. */
+    for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic) {
+        for (unsigned k = 0; k < n; k++) {
+            r->prepaid_now = &r->prepaid[k];
+            delivery_offer(d, frame[k], seq[k], false);
+        }
+    }
+    r->prepaid_now = NULL;
+    for (unsigned k = 0; k < n; k++)
+        outbuf_prepay_settle(&r->prepaid[k]);
 }
 
 void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)

@@ -66,9 +66,10 @@ struct delivery *subscription_delivery(struct subscription *sub, const struct to
 /* A frame for one delivery: live, or backfill (replayed on resume, or the
  * snapshot), which the slow-consumer policy never drops. */
 void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool backfill);
-/* Offers a live message to every delivery of a local topic. */
-void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *frame,
-                         uint64_t seq);
+/* Offers n live messages of a local topic (in seq order, n <=
+ * ROUTER_DELIVER_BATCH) to every delivery of it, one delivery at a time. */
+void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *const *frame,
+                         const uint64_t *seq, unsigned n);
 /* The owner could not supply from..to (no longer retained). */
 void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to);
 /* Manual ack: everything up to seq. */

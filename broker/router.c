@@ -470,12 +470,31 @@ void router_local_topic_drop(struct router *r, struct local_topic *lt)
     }
 }
 
+/* Offers the batched X_DELIVERs (router_poll) and drops their references. */
+static void subscriber_deliver_batch(struct router *r)
+{
+    struct deliver_batch *b = &r->batch;
+    if (b->count == 0)
+        return;
+    struct local_topic *lt = router_local_topic(r, b->topic, false);
+    if (lt)
+        local_topic_deliver(r, lt, b->frame, b->seq, b->count);
+    for (unsigned k = 0; k < b->count; k++)
+        outbuf_release(b->frame[k]);
+    b->count = 0;
+}
+
+/* An X_DELIVER joins the batch; one of another topic, or a full batch,
+ * offers the batch first. */
 static void subscriber_on_deliver(struct router *r, struct xmsg *m)
 {
-    struct local_topic *lt = router_local_topic(r, m->topic, false);
-    if (lt)
-        local_topic_deliver(r, lt, m->frame, m->u1);
-    outbuf_release(m->frame);
+    struct deliver_batch *b = &r->batch;
+    if (b->count == ROUTER_DELIVER_BATCH || (b->count > 0 && b->topic != m->topic))
+        subscriber_deliver_batch(r);
+    b->topic = m->topic;
+    b->frame[b->count] = m->frame;
+    b->seq[b->count] = m->u1;
+    b->count++;
 }
 
 static void subscriber_on_deliver_one(struct xmsg *m)
@@ -556,8 +575,12 @@ void router_poll(struct router *r)
 {
     for (unsigned from = 0; from < r->workers; from++) {
         struct xmsg m;
-        for (unsigned n = 0; n < POLL_BATCH && mailbox_receive(&r->port, from, &m); n++)
+        for (unsigned n = 0; n < POLL_BATCH && mailbox_receive(&r->port, from, &m); n++) {
+            if (m.kind != X_DELIVER)
+                subscriber_deliver_batch(r); /* everything else in arrival order */
             router_handle(r, &m);
+        }
+        subscriber_deliver_batch(r);
     }
 }
 

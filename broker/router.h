@@ -57,6 +57,9 @@ struct replay_req {
     char topic[];
 };
 
+/* Live messages of one topic offered in one pass over its subscribers. */
+#define ROUTER_DELIVER_BATCH 32
+
 struct router {
     struct worker *worker;
     const struct broker_config *cfg;
@@ -79,7 +82,18 @@ struct router {
     struct backlog_state backlog; /* on: counted in broker.backlogged_workers */
     struct session *held;         /* publishers not read until no worker is backlogged */
 
-    struct outbuf_prepaid prepaid; /* references for the fan-out in progress (delivery.c) */
+    /* Consecutive X_DELIVERs of one topic, offered together subscriber
+     * by subscriber (router_poll); and the references prepaid for them,
+     * one per frame, with the one for the frame being offered (NULL: no
+     * fan-out in progress; delivery.c). */
+    struct deliver_batch {
+        struct topic *topic;
+        unsigned count;
+        struct outbuf *frame[ROUTER_DELIVER_BATCH];
+        uint64_t seq[ROUTER_DELIVER_BATCH];
+    } batch;
+    struct outbuf_prepaid prepaid[ROUTER_DELIVER_BATCH];
+    struct outbuf_prepaid *prepaid_now;
 };
 
 int router_init(struct router *r, struct worker *w, struct mailboxes *boxes,

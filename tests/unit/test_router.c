@@ -685,6 +685,53 @@ static void test_manual_ack_window(void **state)
     EXPECT_NOTHING(sub);
 }
 
+/* A worker offers consecutive deliveries of one topic together, subscriber
+ * by subscriber (ROUTER_DELIVER_BATCH at a time): runs longer than a batch
+ * and topics alternating message by message still reach each subscriber in
+ * the order the owner sequenced them, with acks on or off. */
+static void test_batched_deliveries_keep_the_order_across_topics(void **state)
+{
+    struct harness *h = *state;
+    char a[32], b[32];
+    h_topic_owned(h, 1, "mixa.", "", a, sizeof(a));
+    h_topic_owned(h, 1, "mixb.", "", b, sizeof(b));
+    struct h_client *both = h_client(h, 0);
+    struct h_client *a_manual = h_client(h, 0);
+    struct h_client *b_only = h_client(h, 1);
+    struct h_client *pub = h_client(h, 0);
+    h_sub(both, a);
+    h_sub(both, b);
+    sub_manual(a_manual, a, 1000);
+    h_sub(b_only, b);
+    h_pump(h);
+    EXPECT_SUBSCRIBED(both, a, a, 0, 1);
+    EXPECT_SUBSCRIBED(both, b, b, 0, 1);
+    EXPECT_SUBSCRIBED(a_manual, a, a, 0, 1);
+    EXPECT_SUBSCRIBED(b_only, b, b, 0, 1);
+    /* 70 on a (two batches and a part), 40 alternating, 40 on b; no pump
+     * in between, so the owner's mailbox holds them all at once */
+    const char *order[150];
+    uint64_t seq_of[150], na = 0, nb = 0;
+    for (int i = 0; i < 150; i++) {
+        bool on_a = i < 70 || (i < 110 && i % 2 == 0);
+        order[i] = on_a ? a : b;
+        seq_of[i] = on_a ? ++na : ++nb;
+        h_pub(pub, order[i], (uint64_t)i);
+    }
+    h_pump(h);
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(h_msg_value(EXPECT_MSG(both, order[i], seq_of[i])), (uint64_t)i);
+    EXPECT_NOTHING(both);
+    for (int i = 0; i < 150; i++) {
+        if (order[i] == a)
+            assert_int_equal(h_msg_value(EXPECT_MSG(a_manual, a, seq_of[i])), (uint64_t)i);
+        else
+            assert_int_equal(h_msg_value(EXPECT_MSG(b_only, b, seq_of[i])), (uint64_t)i);
+    }
+    EXPECT_NOTHING(a_manual);
+    EXPECT_NOTHING(b_only);
+}
+
 /* An ack past what was delivered acknowledges only what was delivered: what
  * the window lets through afterwards is still un-acked and retransmitted. */
 static void test_ack_beyond_delivered(void **state)
@@ -1148,6 +1195,7 @@ int main(int argc, char **argv)
         T2(test_retention_by_age),
         T2(test_unsub_stops_delivery),
         T2(test_manual_ack_window),
+        T2(test_batched_deliveries_keep_the_order_across_topics),
         T2(test_ack_beyond_delivered),
         T2(test_retransmit_backoff),
         T2(test_slow_consumer_drop_then_gap),
