@@ -135,7 +135,8 @@ void outbuf_prepay_settle(struct outbuf_prepaid *p);
  * still only flushes the older buffer's count early.
  */
 #define OUTBUF_RELEASE_SLOTS 2048 /* a power of two; > one gather's frames */
-_Static_assert((OUTBUF_RELEASE_SLOTS & (OUTBUF_RELEASE_SLOTS - 1)) == 0 && OUTBUF_RELEASE_SLOTS <= 65536,
+_Static_assert((OUTBUF_RELEASE_SLOTS & (OUTBUF_RELEASE_SLOTS - 1)) == 0 &&
+                   OUTBUF_RELEASE_SLOTS <= 65536,
                "slots: a power of two that a uint16_t indexes");
 
 struct outbuf_release_batch {
