@@ -776,6 +776,11 @@ class TestSlowConsumers(BrokerCase):
 
     PAYLOAD = 4096
     COUNT = 12800                 # 50 MiB, far past slow-consumer-bytes (1 MiB)
+    # The stalled reader starts reading only once all is published (about
+    # 1 s, over 2 s on a loaded CI machine): under the disconnect policy the
+    # close frame waits behind the queue until then, and the default 2 s
+    # close-timeout would drop the connection first.
+    broker_args = ["--close-timeout", "30000"]
 
     # A broker per test, so each RSS reading holds one topic's retention only.
     @classmethod
