@@ -24,7 +24,7 @@
 
 /* Fields, not a struct by value: a struct built on the stack and copied
  * into the slot stalls store forwarding on this per-delivery path. */
-static int ring_push(struct msg_ring *q, struct outbuf *frame, uint64_t seq, uint64_t due_ms)
+static int ring_push(struct msg_ring *q, struct outbuf *frame, uint64_t due_ms)
 {
     if (q->count == q->capacity) {
         uint32_t capacity = q->capacity ? q->capacity * 2 : 16;
@@ -40,11 +40,18 @@ static int ring_push(struct msg_ring *q, struct outbuf *frame, uint64_t seq, uin
     }
     struct pending_msg *m = &q->items[(q->head + q->count) & (q->capacity - 1)];
     m->frame = frame;
-    m->seq = seq;
-    m->due_ms = due_ms;
+    m->due_ms = (uint32_t)due_ms;
     m->attempts = 0;
     q->count++;
     return 0;
+}
+
+/* An entry's due time in full: its low 32 bits are within 2^31 ms of now
+ * (at most ack-backoff-max ahead; never left far behind, see
+ * delivery_retransmit_due). */
+static uint64_t pending_due(const struct pending_msg *m, uint64_t now_ms)
+{
+    return now_ms + (uint64_t)(int64_t)(int32_t)(m->due_ms - (uint32_t)now_ms);
 }
 
 static struct pending_msg *ring_front(struct msg_ring *q)
@@ -67,6 +74,15 @@ static void ring_pop(struct msg_ring *q, struct outbuf_release_batch *batch)
     q->count--;
 }
 
+/* Drops the front entry and hands its frame to the caller. */
+static struct outbuf *ring_shift(struct msg_ring *q)
+{
+    struct outbuf *frame = q->items[q->head].frame;
+    q->head = (q->head + 1) & (q->capacity - 1);
+    q->count--;
+    return frame;
+}
+
 static void ring_clear(struct msg_ring *q)
 {
     while (q->count > 0)
@@ -77,20 +93,36 @@ static void ring_clear(struct msg_ring *q)
 
 /* --- the manual-ack queue behind a full window --------------------------- */
 
-/* Its frames count toward the session's backlog (note_behind), as queued
- * bytes do: a subscriber that acks late is being served late. */
-static int waiting_push(struct delivery *d, struct outbuf *frame, uint64_t seq)
+static void release_twice(struct outbuf *frame)
 {
-    if (ring_push(&d->waiting, frame, seq, 0) != 0)
+    outbuf_release(frame);
+    outbuf_release(frame);
+}
+
+/* Its frames count toward the session's backlog (note_behind), as queued
+ * bytes do: a subscriber that acks late is being served late. Each entry
+ * holds the two references its send will need (the send queue's and the
+ * unacked entry's), taken when it was offered: during a fan-out they are
+ * prepaid, and moving into the window then touches no shared counter. */
+static int waiting_push(struct delivery *d, struct outbuf *frame)
+{
+    if (ring_push(&d->waiting, frame, 0) != 0)
         return -1;
     d->sub->session->waiting_bytes += frame->len;
     return 0;
 }
 
-static void waiting_pop(struct delivery *d)
+/* The front entry leaves the queue with its two references. */
+static struct outbuf *waiting_shift(struct delivery *d)
 {
     d->sub->session->waiting_bytes -= ring_front(&d->waiting)->frame->len;
-    ring_pop(&d->waiting, NULL);
+    return ring_shift(&d->waiting);
+}
+
+/* The front entry is dropped (conflated, or the delivery is gone). */
+static void waiting_pop(struct delivery *d)
+{
+    release_twice(waiting_shift(d));
 }
 
 /* --- create / destroy ------------------------------------------------------ */
@@ -252,37 +284,52 @@ static uint64_t backoff_ms(const struct delivery *d, uint32_t attempts)
     return ms < cfg->ack_backoff_max_ms ? ms : cfg->ack_backoff_max_ms;
 }
 
-/* A reference to frame for c's queues: prepaid during a fan-out (outbuf.h). */
-static struct outbuf *take_frame(struct conn *c, struct outbuf *frame)
+/* n references to frame for c's queues: prepaid during a fan-out
+ * (outbuf.h). */
+static struct outbuf *take_frames(struct conn *c, struct outbuf *frame, uint32_t n)
 {
     struct outbuf_prepaid *p = c->worker->router.prepaid_now;
-    return p ? outbuf_ref_prepaid(p, frame) : outbuf_ref(frame);
+    if (p)
+        return outbuf_refs_prepaid(p, frame, n);
+    atomic_fetch_add_explicit(&frame->refs, n, memory_order_relaxed);
+    return frame;
 }
 
-/* Manual ack: sends and remembers until acked. */
-static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq)
+static struct outbuf *take_frame(struct conn *c, struct outbuf *frame)
+{
+    return take_frames(c, frame, 1);
+}
+
+/* Manual ack: the two references a message needs, one for the send queue
+ * and one for the unacked entry (prepaid together, local_topic_deliver). */
+static struct outbuf *take_frame_twice(struct conn *c, struct outbuf *frame)
+{
+    return take_frames(c, frame, 2);
+}
+
+/* Manual ack: sends and remembers until acked; takes the caller's two
+ * references to frame (take_frame_twice). */
+static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame)
 {
     uint64_t due = c->worker->now_ms + backoff_ms(d, 0);
     if (d->unacked.count == 0 || due < d->unacked_due_ms)
         d->unacked_due_ms = due;
-    if (ring_push(&d->unacked, take_frame(c, frame), seq, due) != 0) {
-        outbuf_release(frame);
+    if (ring_push(&d->unacked, frame, due) != 0) {
+        release_twice(frame);
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }
     metric_add(&c->worker->metrics.deliveries, 1);
-    conn_send(c, take_frame(c, frame));
+    conn_send(c, frame);
 }
 
-/* Manual ack: moves waiting messages into the window while there is room. */
+/* Manual ack: moves waiting messages into the window while there is room,
+ * each with the references it took when it was offered. */
 static void pump_waiting(struct delivery *d, struct conn *c)
 {
     while (d->waiting.count > 0 && d->unacked.count < d->sub->window && !conn_is_slow(d, c) &&
-           c->state == CONN_OPEN) {
-        struct pending_msg *m = ring_front(&d->waiting);
-        send_tracked(d, c, m->frame, m->seq);
-        waiting_pop(d);
-    }
+           c->state == CONN_OPEN)
+        send_tracked(d, c, waiting_shift(d));
     if (d->waiting.count == 0)
         announce_gap(d);
 }
@@ -308,8 +355,8 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->waiting.count);
             while (d->waiting.count > 0) /* only the newest waits */
                 waiting_pop(d);
-            if (waiting_push(d, take_frame(c, frame), seq) != 0)
-                outbuf_release(frame);
+            if (waiting_push(d, take_frame_twice(c, frame)) != 0)
+                release_twice(frame);
         } else {
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->conflated != NULL);
             if (d->conflated)
@@ -341,10 +388,10 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
     }
     if (d->waiting.count == 0 && d->gap_from == 0 && d->unacked.count < d->sub->window &&
         !conn_is_slow(d, c)) {
-        send_tracked(d, c, frame, seq);
+        send_tracked(d, c, take_frame_twice(c, frame));
     } else if (d->gap_from == 0 && (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
-        if (waiting_push(d, take_frame(c, frame), seq) != 0) {
-            outbuf_release(frame);
+        if (waiting_push(d, take_frame_twice(c, frame)) != 0) {
+            release_twice(frame);
             conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
             return;
         }
@@ -393,7 +440,7 @@ void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)
 
 void delivery_ack(struct delivery *d, uint64_t seq)
 {
-    while (d->unacked.count > 0 && ring_front(&d->unacked)->seq <= seq)
+    while (d->unacked.count > 0 && ring_front(&d->unacked)->frame->seq <= seq)
         ring_pop(&d->unacked, &d->sub->session->worker->release_batch);
     struct conn *c = delivery_conn(d);
     if (c) {
@@ -413,8 +460,13 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
     uint32_t i = 0;
     for (; i < d->unacked.count && c && c->state == CONN_OPEN; i++) {
         struct pending_msg *m = ring_at(&d->unacked, i);
-        if (m->due_ms > now_ms || conn_is_slow(d, c)) {
-            earliest = m->due_ms < earliest ? m->due_ms : earliest;
+        uint64_t due = pending_due(m, now_ms);
+        if (due > now_ms || conn_is_slow(d, c)) {
+            /* Due but held back by a slow connection: restamped, so that
+             * its 32 bits never fall 2^31 ms behind the clock. */
+            if (due <= now_ms)
+                m->due_ms = (uint32_t)now_ms;
+            earliest = due < earliest ? due : earliest;
             continue;
         }
         const uint8_t *envelope = outbuf_payload(m->frame);
@@ -431,8 +483,9 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
         metric_add(&c->worker->metrics.retransmits, 1);
         conn_send(c, b);
         m->attempts++;
-        m->due_ms = now_ms + backoff_ms(d, m->attempts);
-        earliest = m->due_ms < earliest ? m->due_ms : earliest;
+        due = now_ms + backoff_ms(d, m->attempts);
+        m->due_ms = (uint32_t)due;
+        earliest = due < earliest ? due : earliest;
     }
     if (i == d->unacked.count) /* else the connection closed: look again next time */
         d->unacked_due_ms = earliest;

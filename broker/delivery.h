@@ -19,10 +19,14 @@
 
 struct router;
 
+/* 16 bytes: a manual-ack subscriber writes one per delivery and reads it
+ * back on the ack, and a thousand windows do not fit in cache. The seq is
+ * the frame's own (outbuf.h); the due time is the low 32 bits of the
+ * worker's ms clock, compared wrap-safe: dues are at most ack-backoff-max
+ * (an hour) ahead and never left far behind (delivery_retransmit_due). */
 struct pending_msg {
     struct outbuf *frame;
-    uint64_t seq;
-    uint64_t due_ms; /* unacked: next retransmission */
+    uint32_t due_ms; /* unacked: next retransmission */
     uint32_t attempts;
 };
 

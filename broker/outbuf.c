@@ -69,6 +69,7 @@ struct outbuf *outbuf_alloc_shared(size_t payload_capacity)
     atomic_init(&b->refs, 1);
     b->next_free = NULL;
     b->uid = next_uid();
+    b->seq = 0;
     b->data = outbuf_payload(b);
     b->len = 0;
     return b;
@@ -94,6 +95,7 @@ struct outbuf *outbuf_alloc(struct outbuf_pool *pool, size_t payload_capacity)
     atomic_init(&b->refs, 1);
     b->next_free = NULL;
     b->uid = next_uid();
+    b->seq = 0;
     b->data = outbuf_payload(b);
     b->len = 0;
     pool->allocated++;

@@ -33,6 +33,9 @@ struct outbuf {
     /* Unique to this allocation (never 0, never reused, whatever the
      * address): what gather_cache.h matches frames by. */
     uint64_t uid;
+    /* A published frame: the topic seq stamped into it (router.c), which
+     * manual-ack bookkeeping reads back instead of storing; else 0. */
+    uint64_t seq;
     uint8_t *data;   /* first byte to send */
     size_t len;      /* bytes to send from data */
     size_t capacity; /* payload bytes that fit after the headroom */
@@ -106,13 +109,22 @@ struct outbuf_prepaid {
 
 void outbuf_prepay(struct outbuf_prepaid *p, struct outbuf *b, uint32_t n);
 
-static inline struct outbuf *outbuf_ref_prepaid(struct outbuf_prepaid *p, struct outbuf *b)
+/* n references to b: prepaid ones while enough are left, else one atomic
+ * add of n. */
+static inline struct outbuf *outbuf_refs_prepaid(struct outbuf_prepaid *p, struct outbuf *b,
+                                                 uint32_t n)
 {
-    if (p->buf == b && p->left > 0) {
-        p->left--;
+    if (p->buf == b && p->left >= n) {
+        p->left -= n;
         return b;
     }
-    return outbuf_ref(b);
+    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
+    return b;
+}
+
+static inline struct outbuf *outbuf_ref_prepaid(struct outbuf_prepaid *p, struct outbuf *b)
+{
+    return outbuf_refs_prepaid(p, b, 1);
 }
 
 void outbuf_prepay_settle(struct outbuf_prepaid *p);

@@ -379,6 +379,7 @@ static void owner_on_publish(struct router *r, struct xmsg *m)
     }
     uint64_t seq = ++t->head;
     wsb_msg_stamp(envelope, &m->tmpl, seq, realtime_ns());
+    m->frame->seq = seq;
     metric_add(&r->worker->metrics.published, 1);
     if (t->dedup && (m->flags & XMSG_HAS_ID))
         dedup_record(t->dedup, m->u2, m->id, seq);

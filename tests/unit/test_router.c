@@ -799,6 +799,52 @@ static void test_retransmit_backoff(void **state)
     EXPECT_NOTHING(sub);
 }
 
+/* A tick at `now`: exactly the messages listed (0-terminated) come again. */
+static void expect_retransmitted_at(struct harness *h, struct h_client *sub, const char *t,
+                                    uint64_t now, const uint64_t *seqs)
+{
+    h_set_time(h, now);
+    pubsub_route.on_tick(sub->c, now);
+    for (; *seqs; seqs++)
+        assert_true(EXPECT_MSG(sub, t, *seqs)->redelivered);
+    EXPECT_NOTHING(sub);
+}
+
+/* An unacked entry keeps the low 32 bits of its due time (delivery.h). Two
+ * messages 60 ms apart whose dues fall on either side of a 32-bit wrap of
+ * the ms clock (49.7 days) each keep their own schedule: the later one is
+ * not taken for overdue when the earlier one is resent. */
+static void test_retransmit_across_the_32_bit_wrap(void **state)
+{
+    struct harness *h = *state;
+    const uint64_t t0 = (UINT64_C(1) << 32) - 130;
+    h_set_time(h, t0);
+    h->cfg.ack_timeout_ms = 100;
+    h->cfg.ack_backoff_max_ms = 350;
+    char t[32];
+    h_topic_owned(h, 1, "wrap.", "", t, sizeof(t));
+    struct h_client *pub = h_client(h, 0);
+    struct h_client *sub = h_client(h, 0);
+    sub_manual(sub, t, 10);
+    h_pump(h);
+    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    h_pub_range(pub, t, 1, 1); /* due at t0 + 100, before the wrap */
+    EXPECT_MSG(sub, t, 1);
+    h_set_time(h, t0 + 60);
+    h_pub_range(pub, t, 2, 2); /* due at t0 + 160, after it */
+    EXPECT_MSG(sub, t, 2);
+    const uint64_t none[] = {0}, first[] = {1, 0}, second[] = {2, 0};
+    expect_retransmitted_at(h, sub, t, t0 + 99, none);
+    expect_retransmitted_at(h, sub, t, t0 + 100, first);
+    expect_retransmitted_at(h, sub, t, t0 + 159, none);
+    expect_retransmitted_at(h, sub, t, t0 + 160, second);
+    expect_retransmitted_at(h, sub, t, t0 + 299, none);
+    expect_retransmitted_at(h, sub, t, t0 + 300, first); /* then 200 ms later */
+    h_ack(sub, t, 2);
+    for (uint64_t now = t0 + 300; now <= t0 + 2000; now += 50)
+        expect_retransmitted_at(h, sub, t, now, none);
+}
+
 /* --- slow consumers ---------------------------------------------------------------------- */
 
 /* A subscriber with `policy` and a publisher; slow-consumer-bytes is set to
@@ -920,6 +966,39 @@ static void test_slow_manual_ack_drop(void **state)
     h_ack(sub, t, 3);
     h_pub_range(pub, t, 7, 7);
     EXPECT_MSG(sub, t, 7);
+    EXPECT_NOTHING(sub);
+}
+
+/* Conflate with manual acks: only the newest message waits behind a full
+ * window. Every frame dropped from the waiting queue gives back both of the
+ * references it took (h_destroy checks that none is left). */
+static void test_slow_manual_ack_conflate(void **state)
+{
+    struct harness *h = *state;
+    h->cfg.sub_queue = 2;
+    char t[32];
+    h_topic_owned(h, 0, "confm.", "", t, sizeof(t));
+    struct h_client *pub = h_client(h, 1);
+    struct h_client *sub = h_client(h, 0);
+    h_send(sub, &(struct wsb_request){.op = WSB_OP_SUB,
+                                      .topic = h_str(t),
+                                      .ack = WSB_ACK_MANUAL,
+                                      .window = 1,
+                                      .policy = WSB_POLICY_CONFLATE});
+    h_pump(h);
+    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    h_pub_range(pub, t, 1, 6); /* 1 sent; 2, 3 wait; 4 replaces them; 5 waits; 6 replaces */
+    EXPECT_MSG(sub, t, 1);
+    EXPECT_NOTHING(sub);
+    h_ack(sub, t, 1);
+    assert_int_equal(h_msg_value(EXPECT_MSG(sub, t, 6)), 6);
+    EXPECT_NOTHING(sub);
+    h_ack(sub, t, 6);
+    h_pub_range(pub, t, 7, 8); /* the window has room again: 7 goes, 8 waits */
+    EXPECT_MSG(sub, t, 7);
+    EXPECT_NOTHING(sub);
+    h_ack(sub, t, 7);
+    EXPECT_MSG(sub, t, 8);
     EXPECT_NOTHING(sub);
 }
 
@@ -1198,10 +1277,12 @@ int main(int argc, char **argv)
         T2(test_batched_deliveries_keep_the_order_across_topics),
         T2(test_ack_beyond_delivered),
         T2(test_retransmit_backoff),
+        T2(test_retransmit_across_the_32_bit_wrap),
         T2(test_slow_consumer_drop_then_gap),
         T2(test_slow_consumer_conflate),
         T2(test_slow_consumer_threshold_is_more_than),
         T2(test_slow_manual_ack_drop),
+        T2(test_slow_manual_ack_conflate),
         T2(test_error_hello_required),
         T2(test_error_duplicate_hello),
         T2(test_error_unknown_op),
