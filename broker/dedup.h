@@ -7,8 +7,9 @@
  * index. The index keeps each slot's 32-bit hash and bucket beside its
  * chain link, in one dense array, so a lookup walks the index and reads a
  * slot only when a hash matches: a new id (the common case on every
- * publish) reads no slot, and overwriting the oldest slot finds its bucket
- * from the index without reading the slot either. A pair's bucket is its
+ * publish) reads no slot. The oldest pair is overwritten without being
+ * unlinked: a walk stops where a chain leads to a slot recorded since
+ * (dedup.c). A pair's bucket is its
  * session's offset plus the id, so a publisher's consecutive ids take
  * consecutive buckets and each publish touches the cache lines the last one
  * did (dedup.c). As many buckets as slots keep chains at about one entry.
@@ -22,7 +23,7 @@
 
 struct dedup;
 
-/* NULL when out of memory (then only de-duplication is lost). About 136 KiB. */
+/* NULL when out of memory (then only de-duplication is lost). About 152 KiB. */
 struct dedup *dedup_create(void);
 void dedup_destroy(struct dedup *d);
 

@@ -87,6 +87,30 @@ static void test_strided_ids(void **state)
         assert_int_equal(dedup_lookup(d, 5, k << 44), k);
 }
 
+/* Two sessions with the same ids, so that no id is above the highest and
+ * every lookup walks a chain, over 2.5 wraps of the 16-bit serials that
+ * order a chain's slots: the last DEDUP_SLOTS pairs are found, the pair
+ * just before them is not. */
+static void test_chains_stay_ordered_across_serial_wraps(void **state)
+{
+    struct dedup *d = *state;
+    uint64_t seq = 0;
+    for (uint64_t k = 1; k <= 82000; k++) {
+        for (uint64_t session = 1; session <= 2; session++) {
+            assert_int_equal(dedup_lookup(d, session, k), 0);
+            dedup_record(d, session, k, ++seq);
+        }
+        if (k % 997 != 0 || seq <= DEDUP_SLOTS)
+            continue;
+        for (uint64_t back = 0; back < DEDUP_SLOTS; back++) {
+            uint64_t s = seq - back;
+            assert_int_equal(dedup_lookup(d, 2 - (s % 2), (s + 1) / 2), s);
+        }
+        uint64_t gone = seq - DEDUP_SLOTS;
+        assert_int_equal(dedup_lookup(d, 2 - (gone % 2), (gone + 1) / 2), 0);
+    }
+}
+
 static uint64_t next_random(uint64_t *x)
 {
     *x ^= *x << 13;
@@ -150,6 +174,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_strided_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agrees_with_a_plain_array, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chains_stay_ordered_across_serial_wraps, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
