@@ -404,14 +404,16 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
 }
 
 void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *const *frame,
-                         const uint64_t *seq, unsigned n)
+                         const uint64_t *seq, const uint32_t *paid, unsigned n)
 {
-    /* One atomic add per frame for the references the deliveries below
-     * take: one each, two with manual acks (the send and the unacked
-     * entry). What is not taken (a stalled or closing subscriber) goes back
-     * in one subtract; when every delivery takes its share there is none. */
+    /* The references the deliveries below take - one each, two with
+     * manual acks (the send and the unacked entry) - were added by the
+     * owner (fan_out), which counted the same attachments; only while a
+     * subscription is on its way does the count differ, and then the
+     * difference is one atomic add here. What is not taken (a stalled or
+     * closing subscriber) goes back through the release batch. */
     for (unsigned k = 0; k < n; k++)
-        outbuf_prepay(&r->prepaid[k], frame[k], lt->count + lt->manual);
+        outbuf_prepay_adopt(&r->prepaid[k], frame[k], paid[k], lt->count + lt->manual);
     /* Subscriber by subscriber, all n frames each: a subscriber's
      * delivery, session, connection and queue tails are read once per
      * batch, not once per message, and its queue entries are written in
@@ -424,7 +426,7 @@ void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf
     }
     r->prepaid_now = NULL;
     for (unsigned k = 0; k < n; k++)
-        outbuf_prepay_settle(&r->prepaid[k]);
+        outbuf_prepay_settle_batched(&r->prepaid[k], &r->worker->release_batch);
 }
 
 void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)

@@ -71,9 +71,10 @@ struct delivery *subscription_delivery(struct subscription *sub, const struct to
  * snapshot), which the slow-consumer policy never drops. */
 void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool backfill);
 /* Offers n live messages of a local topic (in seq order, n <=
- * ROUTER_DELIVER_BATCH) to every delivery of it, one delivery at a time. */
+ * ROUTER_DELIVER_BATCH) to every delivery of it, one delivery at a time.
+ * paid[k]: references to frame[k] the owner added for them (fan_out). */
 void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf *const *frame,
-                         const uint64_t *seq, unsigned n);
+                         const uint64_t *seq, const uint32_t *paid, unsigned n);
 /* The owner could not supply from..to (no longer retained). */
 void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to);
 /* Manual ack: everything up to seq. */

@@ -137,6 +137,25 @@ void outbuf_prepay(struct outbuf_prepaid *p, struct outbuf *b, uint32_t n)
     p->left = n;
 }
 
+void outbuf_prepay_adopt(struct outbuf_prepaid *p, struct outbuf *b, uint32_t paid, uint32_t need)
+{
+    outbuf_prepay_settle(p);
+    if (need > paid) {
+        atomic_fetch_add_explicit(&b->refs, need - paid, memory_order_relaxed);
+        paid = need;
+    }
+    p->buf = paid ? b : NULL;
+    p->left = paid;
+}
+
+void outbuf_prepay_settle_batched(struct outbuf_prepaid *p, struct outbuf_release_batch *batch)
+{
+    if (p->buf != NULL && p->left > 0)
+        outbuf_release_batched_n(batch, p->buf, p->left);
+    p->buf = NULL;
+    p->left = 0;
+}
+
 void outbuf_prepay_settle(struct outbuf_prepaid *p)
 {
     if (p->buf != NULL && p->left > 0)
@@ -145,15 +164,15 @@ void outbuf_prepay_settle(struct outbuf_prepaid *p)
     p->left = 0;
 }
 
-void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b)
+void outbuf_release_batched_n(struct outbuf_release_batch *batch, struct outbuf *b, uint32_t n)
 {
     if (batch == NULL) {
-        outbuf_release(b);
+        outbuf_release_n(b, n);
         return;
     }
     unsigned i = (unsigned)(b->uid & (OUTBUF_RELEASE_SLOTS - 1));
     if (batch->buf[i] == b) {
-        batch->count[i]++;
+        batch->count[i] += n;
         return;
     }
     if (batch->buf[i] != NULL)
@@ -161,7 +180,7 @@ void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b
     else
         batch->used[batch->used_count++] = (uint16_t)i;
     batch->buf[i] = b;
-    batch->count[i] = 1;
+    batch->count[i] = n;
 }
 
 void outbuf_release_flush(struct outbuf_release_batch *batch)

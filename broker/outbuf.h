@@ -108,6 +108,10 @@ struct outbuf_prepaid {
 };
 
 void outbuf_prepay(struct outbuf_prepaid *p, struct outbuf *b, uint32_t n);
+/* Takes over `paid` references someone added to b in advance (the topic's
+ * owner, for a fan-out) as prepaid ones, adding only what is missing for
+ * `need`; whatever is left over goes back when settled. */
+void outbuf_prepay_adopt(struct outbuf_prepaid *p, struct outbuf *b, uint32_t paid, uint32_t need);
 
 /* n references to b: prepaid ones while enough are left, else one atomic
  * add of n. */
@@ -128,6 +132,9 @@ static inline struct outbuf *outbuf_ref_prepaid(struct outbuf_prepaid *p, struct
 }
 
 void outbuf_prepay_settle(struct outbuf_prepaid *p);
+struct outbuf_release_batch;
+/* The same, with what is left over released into batch. */
+void outbuf_prepay_settle_batched(struct outbuf_prepaid *p, struct outbuf_release_batch *batch);
 
 /*
  * Batched releases: a worker's send completions and gathers release the
@@ -158,8 +165,12 @@ struct outbuf_release_batch {
     uint32_t used_count;
 };
 
-/* Counts one release of b in batch; with batch NULL, releases b at once. */
-void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b);
+/* Counts n releases of b in batch; with batch NULL, releases them at once. */
+void outbuf_release_batched_n(struct outbuf_release_batch *batch, struct outbuf *b, uint32_t n);
+static inline void outbuf_release_batched(struct outbuf_release_batch *batch, struct outbuf *b)
+{
+    outbuf_release_batched_n(batch, b, 1);
+}
 void outbuf_release_flush(struct outbuf_release_batch *batch);
 
 #endif

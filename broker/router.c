@@ -78,6 +78,7 @@ static void topic_free(struct topic *t)
     topic_log_destroy(&t->log);
     free(t->att);
     free(t->worker_refs);
+    free(t->worker_takes);
     dedup_destroy(t->dedup);
     free(t->name);
     free(t);
@@ -124,8 +125,8 @@ static void router_send(struct router *r, unsigned to, struct xmsg *m)
     if (mailbox_send(&r->port, to, m) != 0) {
         /* Out of memory for the overflow: the one failure a ring can't absorb. */
         log_error("worker %u: cannot queue a message for worker %u: out of memory", r->self, to);
-        if (m->frame)
-            outbuf_release(m->frame);
+        if (m->frame) /* an X_DELIVER carries u2 more (fan_out) */
+            outbuf_release_n(m->frame, m->kind == X_DELIVER ? 1 + (uint32_t)m->u2 : 1);
     }
 }
 
@@ -179,10 +180,13 @@ static struct topic *topic_get(struct router *r, struct ws_str name)
         t->name = malloc(name.len + 1);
     if (t)
         t->worker_refs = calloc(r->workers, sizeof(*t->worker_refs));
-    if (t == NULL || t->name == NULL || t->worker_refs == NULL) {
+    if (t)
+        t->worker_takes = calloc(r->workers, sizeof(*t->worker_takes));
+    if (t == NULL || t->name == NULL || t->worker_refs == NULL || t->worker_takes == NULL) {
         if (t) {
             free(t->name);
             free(t->worker_refs);
+            free(t->worker_takes);
             free(t);
         }
         atomic_fetch_sub(r->topic_total, 1);
@@ -243,6 +247,12 @@ static void attach_backfill(struct router *r, struct topic *t, struct subscripti
     }
 }
 
+/* What a delivery of sub takes per message (local_topic_deliver). */
+static uint32_t references_taken(const struct subscription *sub)
+{
+    return sub->ack == WSB_ACK_MANUAL ? 2 : 1;
+}
+
 static void attach(struct router *r, struct topic *t, struct subscription *sub, unsigned worker)
 {
     if (t->att_count == t->att_cap) {
@@ -257,6 +267,7 @@ static void attach(struct router *r, struct topic *t, struct subscription *sub, 
     }
     t->att[t->att_count++] = (struct attachment){sub, worker};
     t->worker_refs[worker]++;
+    t->worker_takes[worker] += references_taken(sub);
     topic_log_expire(&t->log, r->worker->now_ms);
     send_to_sub(r, worker, X_ATTACH, sub, t, NULL, t->head, topic_log_oldest(&t->log, t->head));
     attach_backfill(r, t, sub, worker);
@@ -267,6 +278,7 @@ static void detach(struct topic *t, struct subscription *sub)
     for (unsigned i = 0; i < t->att_count;) {
         if (t->att[i].sub == sub) {
             t->worker_refs[t->att[i].worker]--;
+            t->worker_takes[t->att[i].worker] -= references_taken(sub);
             t->att[i] = t->att[--t->att_count];
         } else {
             i++;
@@ -346,12 +358,23 @@ static void reply_confirm(struct router *r, struct xmsg *pub, struct topic *t, u
 }
 
 /* Offers a sequenced frame to every worker with subscribers for t. */
+/* One X_DELIVER per worker with subscribers. The frame is still in this
+ * worker's cache, so one atomic add here pays for every reference the
+ * subscribers' workers will take (each X_DELIVER's own, and u2 more for
+ * their deliveries), and those workers need not touch the counter. */
 static void fan_out(struct router *r, struct topic *t, struct outbuf *frame, uint64_t seq)
 {
+    uint32_t total = 0;
+    for (unsigned w = 0; w < r->workers; w++)
+        total += t->worker_refs[w] ? 1 + t->worker_takes[w] : 0;
+    if (total == 0)
+        return;
+    atomic_fetch_add_explicit(&frame->refs, total, memory_order_relaxed);
     for (unsigned w = 0; w < r->workers; w++) {
         if (t->worker_refs[w] == 0)
             continue;
-        struct xmsg m = {.kind = X_DELIVER, .topic = t, .frame = outbuf_ref(frame), .u1 = seq};
+        struct xmsg m = {
+            .kind = X_DELIVER, .topic = t, .frame = frame, .u1 = seq, .u2 = t->worker_takes[w]};
         router_send(r, w, &m);
     }
 }
@@ -480,8 +503,14 @@ static void subscriber_deliver_batch(struct router *r)
     if (b->count == 0)
         return;
     struct local_topic *lt = router_local_topic(r, b->topic, false);
-    if (lt)
-        local_topic_deliver(r, lt, b->frame, b->seq, b->count);
+    if (lt) {
+        local_topic_deliver(r, lt, b->frame, b->seq, b->paid, b->count);
+    } else {
+        for (unsigned k = 0; k < b->count; k++) /* the subscriptions are gone */
+            outbuf_release_batched_n(&r->worker->release_batch, b->frame[k], b->paid[k] + 1);
+        b->count = 0;
+        return;
+    }
     for (unsigned k = 0; k < b->count; k++)
         outbuf_release_batched(&r->worker->release_batch, b->frame[k]);
     b->count = 0;
@@ -497,6 +526,7 @@ static void subscriber_on_deliver(struct router *r, struct xmsg *m)
     b->topic = m->topic;
     b->frame[b->count] = m->frame;
     b->seq[b->count] = m->u1;
+    b->paid[b->count] = (uint32_t)m->u2;
     b->count++;
 }
 

@@ -40,7 +40,11 @@ struct topic {
     struct attachment *att; /* subscriptions attached, with their worker */
     unsigned att_count, att_cap;
     uint32_t *worker_refs; /* [workers]: attachments per worker */
-    struct dedup *dedup;   /* recent (session, id) -> seq, lazily allocated */
+    /* [workers]: the frame references those attachments take per message,
+     * one each and two with manual acks; fan_out() adds them for the
+     * subscribers' workers (outbuf_prepay_adopt) */
+    uint32_t *worker_takes;
+    struct dedup *dedup; /* recent (session, id) -> seq, lazily allocated */
     struct topic *hash_next;
 };
 
@@ -91,6 +95,7 @@ struct router {
         unsigned count;
         struct outbuf *frame[ROUTER_DELIVER_BATCH];
         uint64_t seq[ROUTER_DELIVER_BATCH];
+        uint32_t paid[ROUTER_DELIVER_BATCH]; /* references the owner added for us */
     } batch;
     struct outbuf_prepaid prepaid[ROUTER_DELIVER_BATCH];
     struct outbuf_prepaid *prepaid_now;

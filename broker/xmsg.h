@@ -35,7 +35,8 @@ enum xmsg_kind {
     X_CONFIRM,      /* session (XMSG_CONFIRM) or its serial (u2), id, topic, seq (u1);
                        code != 0: refused */
     X_ATTACH,       /* sub, topic, head (u1), oldest (u2); topic NULL: refused */
-    X_DELIVER,      /* topic, frame, seq (u1): to every local delivery of topic */
+    X_DELIVER,      /* topic, frame, seq (u1): to every local delivery of topic;
+                       carries 1 + u2 references to frame (router.c fan_out) */
     X_DELIVER_ONE,  /* sub, topic, frame, seq (u1): to one subscription (replay, snapshot) */
     X_GAP,          /* sub, topic, from (u1), to (u2) */
     X_REGISTERED,   /* sub: a pattern is registered (existing matches attached) */

@@ -300,6 +300,45 @@ static void test_prepaid_references_settle_exactly(void **state)
     outbuf_release(other);
 }
 
+/* What the owner added (fan_out) is adopted: a surplus goes back through
+ * the release batch when settled, a shortfall is added at once. */
+static void test_adopted_references_settle_exactly(void **state)
+{
+    (void)state;
+    struct outbuf *b = frame_new(10, 0);
+    struct outbuf_prepaid p = {0};
+    struct outbuf_release_batch *batch = calloc(1, sizeof(*batch));
+    assert_non_null(batch);
+
+    atomic_fetch_add(&b->refs, 4); /* the owner paid for 4 */
+    outbuf_prepay_adopt(&p, b, 4, 2);
+    struct outbuf *taken[5];
+    taken[0] = outbuf_ref_prepaid(&p, b);
+    taken[1] = outbuf_refs_prepaid(&p, b, 2);
+    assert_int_equal(refs_of(b), 5); /* all three from what was paid */
+    outbuf_prepay_settle_batched(&p, batch);
+    assert_null(p.buf);
+    assert_int_equal(refs_of(b), 5); /* the one left over waits in the batch */
+    outbuf_release_flush(batch);
+    assert_int_equal(refs_of(b), 4); /* ours + 3 taken */
+
+    atomic_fetch_add(&b->refs, 1); /* paid for 1, 2 needed */
+    outbuf_prepay_adopt(&p, b, 1, 2);
+    assert_int_equal(refs_of(b), 6);
+    taken[3] = outbuf_refs_prepaid(&p, b, 2);
+    outbuf_prepay_settle_batched(&p, batch);
+    outbuf_release_flush(batch);
+    assert_int_equal(refs_of(b), 6); /* nothing left over */
+
+    outbuf_release_batched_n(batch, b, 5); /* the five taken, in one count */
+    assert_int_equal(refs_of(b), 6);
+    outbuf_release_flush(batch);
+    assert_int_equal(refs_of(b), 1);
+    (void)taken;
+    outbuf_release(b);
+    free(batch);
+}
+
 static void test_batched_releases_apply_every_count(void **state)
 {
     (void)state;
@@ -379,6 +418,7 @@ int main(void)
                                         share_teardown),
         cmocka_unit_test(test_a_reused_buffer_has_a_new_uid),
         cmocka_unit_test(test_prepaid_references_settle_exactly),
+        cmocka_unit_test(test_adopted_references_settle_exactly),
         cmocka_unit_test(test_batched_releases_apply_every_count),
         cmocka_unit_test(test_consecutive_frames_do_not_flush_each_other),
     };
