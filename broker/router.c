@@ -28,6 +28,7 @@
 struct attachment {
     struct subscription *sub;
     unsigned worker;
+    uint32_t takes; /* frame references its delivery takes per message */
 };
 
 struct pattern_reg {
@@ -265,9 +266,10 @@ static void attach(struct router *r, struct topic *t, struct subscription *sub, 
         t->att = att;
         t->att_cap = cap;
     }
-    t->att[t->att_count++] = (struct attachment){sub, worker};
+    uint32_t takes = references_taken(sub);
+    t->att[t->att_count++] = (struct attachment){sub, worker, takes};
     t->worker_refs[worker]++;
-    t->worker_takes[worker] += references_taken(sub);
+    t->worker_takes[worker] += takes;
     topic_log_expire(&t->log, r->worker->now_ms);
     send_to_sub(r, worker, X_ATTACH, sub, t, NULL, t->head, topic_log_oldest(&t->log, t->head));
     attach_backfill(r, t, sub, worker);
@@ -278,7 +280,7 @@ static void detach(struct topic *t, struct subscription *sub)
     for (unsigned i = 0; i < t->att_count;) {
         if (t->att[i].sub == sub) {
             t->worker_refs[t->att[i].worker]--;
-            t->worker_takes[t->att[i].worker] -= references_taken(sub);
+            t->worker_takes[t->att[i].worker] -= t->att[i].takes;
             t->att[i] = t->att[--t->att_count];
         } else {
             i++;
