@@ -207,6 +207,7 @@ void worker_schedule_io(struct worker *w, struct conn *c)
     c->on_flush_list = true;
     c->flush_next = w->flush_list;
     w->flush_list = c;
+    w->flush_count++;
 }
 
 void worker_conn_closed(struct worker *w, struct conn *c)
@@ -220,11 +221,34 @@ void worker_conn_closed(struct worker *w, struct conn *c)
     worker_schedule_io(w, c); /* frees it once nothing is in flight */
 }
 
+/*
+ * The sends a flush prepares run inside the next io_uring_enter, one
+ * connection after another; with hundreds of busy connections that is most
+ * of a loop pass, and a publish or a confirm that reaches a mailbox
+ * meanwhile waits for the pass after. So a flush is cut into slices of
+ * max(connections / WORKER_FLUSH_SLICES, WORKER_FLUSH_SLICE_MIN): after
+ * each, what was prepared is submitted (those sends run) and the mailboxes
+ * are read, and what arrived - frames for the connections still to come,
+ * confirms for publishers - goes out in this pass. A short flush (the
+ * latency-sensitive case) is not cut; a long one adds a few submits.
+ */
+#define WORKER_FLUSH_SLICES    4
+#define WORKER_FLUSH_SLICE_MIN 8
+
 static void worker_flush(struct worker *w)
 {
+    unsigned slice = w->flush_count / WORKER_FLUSH_SLICES, done = 0;
+    if (slice < WORKER_FLUSH_SLICE_MIN)
+        slice = WORKER_FLUSH_SLICE_MIN;
     while (w->flush_list) {
+        if (++done % slice == 0) {
+            io_uring_submit(&w->ring);
+            router_poll(&w->router);
+            router_flush(&w->router);
+        }
         struct conn *c = w->flush_list;
         w->flush_list = c->flush_next;
+        w->flush_count--;
         /* Encrypt first, c still marked as listed: the records it queues
          * must not put it back, and any other connection it schedules goes
          * on the head of what is left of the list. */

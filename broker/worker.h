@@ -71,6 +71,7 @@ struct worker {
     struct conn *conns; /* live (not yet freed) connections */
     unsigned conn_count;
     struct conn *flush_list; /* connections whose I/O needs (re)submitting */
+    unsigned flush_count;    /* how many */
     struct __kernel_timespec tick;
     uint64_t tick_ms;
 
