@@ -64,16 +64,6 @@ static struct pending_msg *ring_at(struct msg_ring *q, uint32_t i)
     return &q->items[(q->head + i) & (q->capacity - 1)];
 }
 
-/* Drops the front entry; its reference goes into batch (outbuf.h) when not
- * NULL: acks release the frames every subscriber of a topic holds, like
- * send completions. */
-static void ring_pop(struct msg_ring *q, struct outbuf_release_batch *batch)
-{
-    outbuf_release_batched(batch, q->items[q->head].frame);
-    q->head = (q->head + 1) & (q->capacity - 1);
-    q->count--;
-}
-
 /* Drops the front entry and hands its frame to the caller. */
 static struct outbuf *ring_shift(struct msg_ring *q)
 {
@@ -81,6 +71,14 @@ static struct outbuf *ring_shift(struct msg_ring *q)
     q->head = (q->head + 1) & (q->capacity - 1);
     q->count--;
     return frame;
+}
+
+/* Drops the front entry; its reference goes into batch (outbuf.h) when not
+ * NULL: acks release the frames every subscriber of a topic holds, like
+ * send completions. */
+static void ring_pop(struct msg_ring *q, struct outbuf_release_batch *batch)
+{
+    outbuf_release_batched(batch, ring_shift(q));
 }
 
 static void ring_clear(struct msg_ring *q)
@@ -92,12 +90,6 @@ static void ring_clear(struct msg_ring *q)
 }
 
 /* --- the manual-ack queue behind a full window --------------------------- */
-
-static void release_twice(struct outbuf *frame)
-{
-    outbuf_release(frame);
-    outbuf_release(frame);
-}
 
 /* Its frames count toward the session's backlog (note_behind), as queued
  * bytes do: a subscriber that acks late is being served late. Each entry
@@ -122,7 +114,7 @@ static struct outbuf *waiting_shift(struct delivery *d)
 /* The front entry is dropped (conflated, or the delivery is gone). */
 static void waiting_pop(struct delivery *d)
 {
-    release_twice(waiting_shift(d));
+    outbuf_release_n(waiting_shift(d), 2);
 }
 
 /* --- create / destroy ------------------------------------------------------ */
@@ -289,10 +281,7 @@ static uint64_t backoff_ms(const struct delivery *d, uint32_t attempts)
 static struct outbuf *take_frames(struct conn *c, struct outbuf *frame, uint32_t n)
 {
     struct outbuf_prepaid *p = c->worker->router.prepaid_now;
-    if (p)
-        return outbuf_refs_prepaid(p, frame, n);
-    atomic_fetch_add_explicit(&frame->refs, n, memory_order_relaxed);
-    return frame;
+    return p ? outbuf_refs_prepaid(p, frame, n) : outbuf_ref_n(frame, n);
 }
 
 static struct outbuf *take_frame(struct conn *c, struct outbuf *frame)
@@ -315,7 +304,7 @@ static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *fram
     if (d->unacked.count == 0 || due < d->unacked_due_ms)
         d->unacked_due_ms = due;
     if (ring_push(&d->unacked, frame, due) != 0) {
-        release_twice(frame);
+        outbuf_release_n(frame, 2);
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }
@@ -356,7 +345,7 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
             while (d->waiting.count > 0) /* only the newest waits */
                 waiting_pop(d);
             if (waiting_push(d, take_frame_twice(c, frame)) != 0)
-                release_twice(frame);
+                outbuf_release_n(frame, 2);
         } else {
             metric_add(&c->worker->metrics.drops[DROP_CONFLATED], d->conflated != NULL);
             if (d->conflated)
@@ -391,7 +380,7 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
         send_tracked(d, c, take_frame_twice(c, frame));
     } else if (d->gap_from == 0 && (backfill || d->waiting.count < delivery_cfg(d)->sub_queue)) {
         if (waiting_push(d, take_frame_twice(c, frame)) != 0) {
-            release_twice(frame);
+            outbuf_release_n(frame, 2);
             conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
             return;
         }

@@ -129,19 +129,14 @@ void outbuf_release_n(struct outbuf *b, uint32_t n)
 
 void outbuf_prepay(struct outbuf_prepaid *p, struct outbuf *b, uint32_t n)
 {
-    outbuf_prepay_settle(p);
-    if (n == 0)
-        return;
-    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
-    p->buf = b;
-    p->left = n;
+    outbuf_prepay_adopt(p, b, 0, n);
 }
 
 void outbuf_prepay_adopt(struct outbuf_prepaid *p, struct outbuf *b, uint32_t paid, uint32_t need)
 {
     outbuf_prepay_settle(p);
     if (need > paid) {
-        atomic_fetch_add_explicit(&b->refs, need - paid, memory_order_relaxed);
+        outbuf_ref_n(b, need - paid);
         paid = need;
     }
     p->buf = paid ? b : NULL;
@@ -158,10 +153,7 @@ void outbuf_prepay_settle_batched(struct outbuf_prepaid *p, struct outbuf_releas
 
 void outbuf_prepay_settle(struct outbuf_prepaid *p)
 {
-    if (p->buf != NULL && p->left > 0)
-        outbuf_release_n(p->buf, p->left);
-    p->buf = NULL;
-    p->left = 0;
+    outbuf_prepay_settle_batched(p, NULL);
 }
 
 void outbuf_release_batched_n(struct outbuf_release_batch *batch, struct outbuf *b, uint32_t n)

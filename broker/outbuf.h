@@ -76,10 +76,15 @@ static inline void outbuf_seal_frame(struct outbuf *b, size_t payload_len, uint8
     b->len = (size_t)(outbuf_payload(b) + payload_len - b->data);
 }
 
+static inline struct outbuf *outbuf_ref_n(struct outbuf *b, uint32_t n)
+{
+    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
+    return b;
+}
+
 static inline struct outbuf *outbuf_ref(struct outbuf *b)
 {
-    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-    return b;
+    return outbuf_ref_n(b, 1);
 }
 
 /* Drops one reference; the last one returns the buffer to the pool it came
@@ -122,8 +127,7 @@ static inline struct outbuf *outbuf_refs_prepaid(struct outbuf_prepaid *p, struc
         p->left -= n;
         return b;
     }
-    atomic_fetch_add_explicit(&b->refs, n, memory_order_relaxed);
-    return b;
+    return outbuf_ref_n(b, n);
 }
 
 static inline struct outbuf *outbuf_ref_prepaid(struct outbuf_prepaid *p, struct outbuf *b)

@@ -78,7 +78,6 @@ static void topic_free(struct topic *t)
 {
     topic_log_destroy(&t->log);
     free(t->att);
-    free(t->worker_refs);
     free(t->worker_takes);
     dedup_destroy(t->dedup);
     free(t->name);
@@ -180,13 +179,10 @@ static struct topic *topic_get(struct router *r, struct ws_str name)
     if (t)
         t->name = malloc(name.len + 1);
     if (t)
-        t->worker_refs = calloc(r->workers, sizeof(*t->worker_refs));
-    if (t)
         t->worker_takes = calloc(r->workers, sizeof(*t->worker_takes));
-    if (t == NULL || t->name == NULL || t->worker_refs == NULL || t->worker_takes == NULL) {
+    if (t == NULL || t->name == NULL || t->worker_takes == NULL) {
         if (t) {
             free(t->name);
-            free(t->worker_refs);
             free(t->worker_takes);
             free(t);
         }
@@ -268,7 +264,6 @@ static void attach(struct router *r, struct topic *t, struct subscription *sub, 
     }
     uint32_t takes = references_taken(sub);
     t->att[t->att_count++] = (struct attachment){sub, worker, takes};
-    t->worker_refs[worker]++;
     t->worker_takes[worker] += takes;
     topic_log_expire(&t->log, r->worker->now_ms);
     send_to_sub(r, worker, X_ATTACH, sub, t, NULL, t->head, topic_log_oldest(&t->log, t->head));
@@ -279,7 +274,6 @@ static void detach(struct topic *t, struct subscription *sub)
 {
     for (unsigned i = 0; i < t->att_count;) {
         if (t->att[i].sub == sub) {
-            t->worker_refs[t->att[i].worker]--;
             t->worker_takes[t->att[i].worker] -= t->att[i].takes;
             t->att[i] = t->att[--t->att_count];
         } else {
@@ -359,21 +353,22 @@ static void reply_confirm(struct router *r, struct xmsg *pub, struct topic *t, u
     router_send(r, pub->from_worker, &m);
 }
 
-/* Offers a sequenced frame to every worker with subscribers for t. */
-/* One X_DELIVER per worker with subscribers. The frame is still in this
- * worker's cache, so one atomic add here pays for every reference the
- * subscribers' workers will take (each X_DELIVER's own, and u2 more for
- * their deliveries), and those workers need not touch the counter. */
+/* Offers a sequenced frame to every worker with subscribers for t: one
+ * X_DELIVER per worker whose attachments take references. The frame is
+ * still in this worker's cache, so one atomic add here pays for every
+ * reference the subscribers' workers will take (each X_DELIVER's own, and
+ * u2 more for their deliveries), and those workers need not touch the
+ * counter. */
 static void fan_out(struct router *r, struct topic *t, struct outbuf *frame, uint64_t seq)
 {
     uint32_t total = 0;
     for (unsigned w = 0; w < r->workers; w++)
-        total += t->worker_refs[w] ? 1 + t->worker_takes[w] : 0;
+        total += t->worker_takes[w] ? 1 + t->worker_takes[w] : 0;
     if (total == 0)
         return;
-    atomic_fetch_add_explicit(&frame->refs, total, memory_order_relaxed);
+    outbuf_ref_n(frame, total);
     for (unsigned w = 0; w < r->workers; w++) {
-        if (t->worker_refs[w] == 0)
+        if (t->worker_takes[w] == 0)
             continue;
         struct xmsg m = {
             .kind = X_DELIVER, .topic = t, .frame = frame, .u1 = seq, .u2 = t->worker_takes[w]};
@@ -505,16 +500,12 @@ static void subscriber_deliver_batch(struct router *r)
     if (b->count == 0)
         return;
     struct local_topic *lt = router_local_topic(r, b->topic, false);
-    if (lt) {
+    if (lt)
         local_topic_deliver(r, lt, b->frame, b->seq, b->paid, b->count);
-    } else {
-        for (unsigned k = 0; k < b->count; k++) /* the subscriptions are gone */
-            outbuf_release_batched_n(&r->worker->release_batch, b->frame[k], b->paid[k] + 1);
-        b->count = 0;
-        return;
-    }
+    /* Each X_DELIVER's own reference; and, with the subscriptions gone,
+     * the ones the owner paid for them. */
     for (unsigned k = 0; k < b->count; k++)
-        outbuf_release_batched(&r->worker->release_batch, b->frame[k]);
+        outbuf_release_batched_n(&r->worker->release_batch, b->frame[k], lt ? 1 : 1 + b->paid[k]);
     b->count = 0;
 }
 

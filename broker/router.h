@@ -39,10 +39,10 @@ struct topic {
     struct topic_log log;
     struct attachment *att; /* subscriptions attached, with their worker */
     unsigned att_count, att_cap;
-    uint32_t *worker_refs; /* [workers]: attachments per worker */
-    /* [workers]: the frame references those attachments take per message,
-     * one each and two with manual acks; fan_out() adds them for the
-     * subscribers' workers (outbuf_prepay_adopt) */
+    /* [workers]: the frame references the attachments from each worker
+     * take per message, one each and two with manual acks (0: none there);
+     * fan_out() adds them for the subscribers' workers
+     * (outbuf_prepay_adopt) */
     uint32_t *worker_takes;
     struct dedup *dedup; /* recent (session, id) -> seq, lazily allocated */
     struct topic *hash_next;

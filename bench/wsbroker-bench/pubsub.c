@@ -747,15 +747,11 @@ static bool track_remembers(const struct subscription *s, uint64_t seq)
  * counted and timed), false for a repeat. */
 static bool track_msg(struct worker *w, struct subscription *s, uint64_t seq, bool redelivered)
 {
-    if (seq == s->next) { /* the usual case: the next seq, in order */
-        bit_put(s->delivered, seq, true);
-        bit_put(s->announced, seq, false);
-        s->next = seq + 1;
-        return true;
-    }
-    if (seq > s->next) { /* a hole below it, for now */
-        w->n.missing += seq - s->next;
-        track_advance(s, seq, false, false);
+    if (seq >= s->next) {
+        if (seq > s->next) { /* a hole below it, for now */
+            w->n.missing += seq - s->next;
+            track_advance(s, seq, false, false);
+        }
         track_advance(s, seq + 1, true, false);
         return true;
     }
