@@ -8,6 +8,10 @@
  * slow-consumer-bytes the subscription's policy applies, and the delivery is
  * "stalled" until the queue drains to half of that, when what was held back
  * (a gap notice, the conflated message, the waiting queue) goes out.
+ *
+ * With manual acks, a delivery that keeps up is "in step" with its topic's
+ * sent log and writes nothing per message (below); the per-message rings
+ * are for the rest.
  */
 #include "delivery.h"
 
@@ -22,22 +26,38 @@
 
 /* --- msg_ring: a FIFO of frame references -------------------------------- */
 
+/* A ring's array at twice its capacity (16 at first), the entries moved to
+ * its front; NULL when out of memory (the old one is kept). */
+static void *ring_items_grow(void *items, size_t size, uint32_t *capacity, uint32_t *head,
+                             uint32_t count)
+{
+    uint32_t grown = *capacity ? *capacity * 2 : 16;
+    char *moved = malloc(size * grown);
+    if (moved == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < count; i++)
+        memcpy(moved + i * size, (char *)items + ((*head + i) & (*capacity - 1)) * size, size);
+    free(items);
+    *capacity = grown;
+    *head = 0;
+    return moved;
+}
+
+static int ring_grow(struct msg_ring *q)
+{
+    void *items = ring_items_grow(q->items, sizeof(*q->items), &q->capacity, &q->head, q->count);
+    if (items == NULL)
+        return -1;
+    q->items = items;
+    return 0;
+}
+
 /* Fields, not a struct by value: a struct built on the stack and copied
  * into the slot stalls store forwarding on this per-delivery path. */
 static int ring_push(struct msg_ring *q, struct outbuf *frame, uint64_t due_ms)
 {
-    if (q->count == q->capacity) {
-        uint32_t capacity = q->capacity ? q->capacity * 2 : 16;
-        struct pending_msg *items = malloc(sizeof(*items) * capacity);
-        if (items == NULL)
-            return -1;
-        for (uint32_t i = 0; i < q->count; i++)
-            items[i] = q->items[(q->head + i) & (q->capacity - 1)];
-        free(q->items);
-        q->items = items;
-        q->capacity = capacity;
-        q->head = 0;
-    }
+    if (q->count == q->capacity && ring_grow(q) != 0)
+        return -1;
     struct pending_msg *m = &q->items[(q->head + q->count) & (q->capacity - 1)];
     m->frame = frame;
     m->due_ms = (uint32_t)due_ms;
@@ -49,9 +69,14 @@ static int ring_push(struct msg_ring *q, struct outbuf *frame, uint64_t due_ms)
 /* An entry's due time in full: its low 32 bits are within 2^31 ms of now
  * (at most ack-backoff-max ahead; never left far behind, see
  * delivery_retransmit_due). */
+static uint64_t due_in_full(uint32_t due_ms, uint64_t now_ms)
+{
+    return now_ms + (uint64_t)(int64_t)(int32_t)(due_ms - (uint32_t)now_ms);
+}
+
 static uint64_t pending_due(const struct pending_msg *m, uint64_t now_ms)
 {
-    return now_ms + (uint64_t)(int64_t)(int32_t)(m->due_ms - (uint32_t)now_ms);
+    return due_in_full(m->due_ms, now_ms);
 }
 
 static struct pending_msg *ring_front(struct msg_ring *q)
@@ -116,6 +141,8 @@ static void waiting_pop(struct delivery *d)
 {
     outbuf_release_n(waiting_shift(d), 2);
 }
+
+static void fall_out_of_step(struct delivery *d, uint64_t offered_to);
 
 /* --- create / destroy ------------------------------------------------------ */
 
@@ -185,6 +212,8 @@ void delivery_destroy(struct router *r, struct delivery *d)
         d->next_in_topic->prev_in_topic = d->prev_in_topic;
     lt->count--;
     lt->manual -= d->sub->ack == WSB_ACK_MANUAL;
+    if (d->in_step)
+        fall_out_of_step(d, d->next_seq); /* and then, like the rest, released below */
     if (lt->deliveries == NULL)
         router_local_topic_drop(r, lt);
     if (d->conflated)
@@ -267,9 +296,8 @@ static void announce_gap(struct delivery *d)
     d->gap_from = d->gap_to = 0;
 }
 
-static uint64_t backoff_ms(const struct delivery *d, uint32_t attempts)
+static uint64_t backoff_ms(const struct broker_config *cfg, uint32_t attempts)
 {
-    const struct broker_config *cfg = delivery_cfg(d);
     uint64_t ms = cfg->ack_timeout_ms;
     for (uint32_t i = 0; i < attempts && ms < cfg->ack_backoff_max_ms; i++)
         ms *= 2;
@@ -300,7 +328,7 @@ static struct outbuf *take_frame_twice(struct conn *c, struct outbuf *frame)
  * references to frame (take_frame_twice). */
 static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *frame)
 {
-    uint64_t due = c->worker->now_ms + backoff_ms(d, 0);
+    uint64_t due = c->worker->now_ms + backoff_ms(delivery_cfg(d), 0);
     if (d->unacked.count == 0 || due < d->unacked_due_ms)
         d->unacked_due_ms = due;
     if (ring_push(&d->unacked, frame, due) != 0) {
@@ -312,15 +340,262 @@ static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *fram
     conn_send(c, frame);
 }
 
+/* --- manual acks in step ------------------------------------------------------ */
+
+/*
+ * A manual-ack subscriber that keeps up is offered every message of its
+ * topic in seq order and sends it at once, or, behind a full window, keeps
+ * it waiting in order. What it has not acked is then a run of consecutive
+ * seqs, and the frames of that run are the same for every such delivery of
+ * the topic: they are kept once, in the local topic's sent log, with the
+ * due time of a send at the moment of the offer, and the delivery - "in
+ * step" - keeps three cursors (unacked_from, sent_to, next_seq) and, for
+ * the messages it sent after they waited, a span per send (a run of those
+ * sent together and their due time). A thousand subscribers each writing a
+ * 16-byte entry per message and reading it back cost a quarter of the
+ * broker's time. The references a waiting message's send will need are
+ * banked on its log entry when it is offered (prepaid, like the others).
+ *
+ * Anything else - a full queue, a retransmission due, backfill, a gap, the
+ * end of the delivery - first copies the delivery's run into its own rings
+ * ("falls out of step") and the general path below takes over; once its
+ * rings are empty, the next live message brings it back in step.
+ *
+ * The log holds from the oldest unacked message of any delivery in step to
+ * the newest message. It is trimmed when full and grows while more than
+ * half of it is still needed: at most to about twice the largest window
+ * plus the sub-queue. docs/ARCHITECTURE.md has the picture.
+ */
+
+static struct pending_msg *sent_at(struct local_topic *lt, uint64_t seq)
+{
+    return ring_at(&lt->sent, (uint32_t)(seq - lt->sent_first));
+}
+
+static uint64_t sent_end(const struct local_topic *lt)
+{
+    return lt->sent_first + lt->sent.count;
+}
+
+/* The log's oldest entry goes, with the references banked on it. */
+static void sent_log_pop(struct local_topic *lt, struct outbuf_release_batch *batch)
+{
+    struct pending_msg *m = ring_front(&lt->sent);
+    outbuf_release_batched_n(batch, m->frame, 1 + m->banked);
+    m->banked = 0;
+    ring_shift(&lt->sent);
+    lt->sent_first++;
+}
+
+static struct sent_span *span_at(struct span_ring *q, uint32_t i)
+{
+    return &q->items[(q->head + i) & (q->capacity - 1)];
+}
+
+/* count messages from `from` on were sent now, due at due_ms. */
+static int span_note(struct span_ring *q, uint64_t from, uint32_t count, uint64_t due_ms)
+{
+    if (q->count > 0) {
+        struct sent_span *last = span_at(q, q->count - 1);
+        if (last->due_ms == (uint32_t)due_ms && last->from + last->count == from) {
+            last->count += count;
+            return 0;
+        }
+    }
+    if (q->count == q->capacity) {
+        void *items =
+            ring_items_grow(q->items, sizeof(*q->items), &q->capacity, &q->head, q->count);
+        if (items == NULL)
+            return -1;
+        q->items = items;
+    }
+    struct sent_span *span = span_at(q, q->count++);
+    span->from = from;
+    span->count = count;
+    span->due_ms = (uint32_t)due_ms;
+    return 0;
+}
+
+static void span_clear(struct span_ring *q)
+{
+    free(q->items);
+    memset(q, 0, sizeof(*q));
+}
+
+/* The due time of the unacked message seq of a delivery in step: its
+ * span's, or the log's. *span: where to start looking; spans are in seq
+ * order, so a caller going up the seqs passes the same index along. */
+static uint64_t due_in_step(struct delivery *d, uint64_t seq, uint32_t *span, uint64_t now_ms)
+{
+    struct span_ring *q = &d->spans;
+    while (*span < q->count && span_at(q, *span)->from + span_at(q, *span)->count <= seq)
+        ++*span;
+    bool in_span = *span < q->count && span_at(q, *span)->from <= seq;
+    return due_in_full(in_span ? span_at(q, *span)->due_ms : sent_at(d->lt, seq)->due_ms, now_ms);
+}
+
+/* The delivery's run moves into its own rings: the unacked each with a
+ * reference of its own and its due time, and those that were offered
+ * before offered_to and wait with the two references a waiting entry
+ * holds, one of them the banked one. */
+static void fall_out_of_step(struct delivery *d, uint64_t offered_to)
+{
+    struct conn *c = delivery_conn(d);
+    uint64_t now_ms = d->sub->session->worker->now_ms;
+    struct local_topic *lt = d->lt;
+    uint32_t span = 0;
+    d->in_step = false;
+    lt->in_step--;
+    d->unacked_due_ms = UINT64_MAX;
+    bool failed = false;
+    for (uint64_t seq = d->unacked_from; seq < offered_to; seq++) {
+        struct pending_msg *m = sent_at(lt, seq);
+        bool sent = seq < d->sent_to;
+        uint64_t due = sent ? due_in_step(d, seq, &span, now_ms) : 0;
+        if (!sent)
+            m->banked--; /* the delivery's now */
+        if (!failed && ring_push(sent ? &d->unacked : &d->waiting, m->frame, due) == 0) {
+            outbuf_ref(m->frame);
+            d->unacked_due_ms = sent && due < d->unacked_due_ms ? due : d->unacked_due_ms;
+            continue;
+        }
+        failed = true;
+        if (!sent) {
+            outbuf_release(m->frame); /* the log still holds its own */
+            d->sub->session->waiting_bytes -= m->frame->len;
+        }
+    }
+    span_clear(&d->spans);
+    if (failed && c)
+        conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+}
+
+static void sent_log_drop_all(struct local_topic *lt, struct outbuf_release_batch *batch)
+{
+    for (struct delivery *d = lt->deliveries; d && lt->in_step > 0; d = d->next_in_topic) {
+        if (d->in_step)
+            fall_out_of_step(d, d->next_seq);
+    }
+    while (lt->sent.count > 0)
+        sent_log_pop(lt, batch);
+}
+
+/* The log is full: drops what no delivery in step still needs, nor the
+ * batch being offered (from batch_first on), and makes room to grow while
+ * more than half is needed. */
+static void sent_log_trim(struct local_topic *lt, uint64_t batch_first,
+                          struct outbuf_release_batch *batch)
+{
+    uint64_t keep_from = batch_first;
+    for (struct delivery *d = lt->deliveries; d; d = d->next_in_topic) {
+        if (d->in_step && d->unacked_from < keep_from)
+            keep_from = d->unacked_from;
+    }
+    while (lt->sent_first < keep_from)
+        sent_log_pop(lt, batch);
+    if (lt->sent.count > lt->sent.capacity / 2)
+        (void)ring_grow(&lt->sent); /* else ring_push tries again */
+}
+
+/* A live message of the topic, before the batch it is part of (from
+ * batch_first on) is offered to the deliveries: one reference from p.
+ * Without the log (out of memory), every delivery takes the general path. */
+static void sent_log_append(struct router *r, struct local_topic *lt, struct outbuf *frame,
+                            uint64_t seq, uint64_t batch_first, struct outbuf_prepaid *p)
+{
+    struct outbuf_release_batch *batch = &r->worker->release_batch;
+    if (lt->sent.count > 0 && seq != sent_end(lt))
+        sent_log_drop_all(lt, batch); /* the run is broken */
+    if (lt->sent.count > 0 && lt->sent.count == lt->sent.capacity)
+        sent_log_trim(lt, batch_first, batch);
+    if (lt->sent.count == 0)
+        lt->sent_first = seq;
+    uint64_t due = r->worker->now_ms + backoff_ms(r->worker->cfg, 0);
+    if (ring_push(&lt->sent, outbuf_refs_prepaid(p, frame, 1), due) != 0) {
+        outbuf_release_batched(batch, frame);
+        sent_log_drop_all(lt, batch);
+    }
+}
+
+void local_topic_clear(struct local_topic *lt)
+{
+    while (lt->sent.count > 0)
+        sent_log_pop(lt, NULL);
+    free(lt->sent.items);
+    memset(&lt->sent, 0, sizeof(lt->sent));
+}
+
+/* Sends what waits while the window has room; the sends are one span. */
+static void pump_in_step(struct delivery *d, struct conn *c)
+{
+    uint64_t from = d->sent_to;
+    struct session *s = d->sub->session;
+    while (d->sent_to < d->next_seq && d->sent_to - d->unacked_from < d->sub->window &&
+           !conn_is_slow(d, c) && c->state == CONN_OPEN) {
+        struct pending_msg *m = sent_at(d->lt, d->sent_to++);
+        m->banked--;
+        s->waiting_bytes -= m->frame->len;
+        metric_add(&c->worker->metrics.deliveries, 1);
+        conn_send(c, m->frame);
+    }
+    if (d->sent_to > from && span_note(&d->spans, from, (uint32_t)(d->sent_to - from),
+                                       c->worker->now_ms + backoff_ms(delivery_cfg(d), 0)) != 0)
+        conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+}
+
+/* A live message for a manual-ack delivery in step, stepping in if it can
+ * (nothing of its own pending, and the message in the log): sent, or kept
+ * waiting. False: the general path applies. `expected`: the seq it was
+ * due to get next. */
+static bool offer_in_step(struct delivery *d, struct conn *c, struct outbuf *frame, uint64_t seq,
+                          uint64_t expected)
+{
+    struct local_topic *lt = d->lt;
+    if (d->in_step) {
+        if (seq != expected)
+            return false;
+    } else {
+        if (d->unacked.count > 0 || d->waiting.count > 0 || d->gap_from != 0 || d->stalled ||
+            seq < lt->sent_first || seq >= sent_end(lt) || sent_at(lt, seq)->frame != frame)
+            return false;
+        d->in_step = true;
+        lt->in_step++;
+        d->unacked_from = d->sent_to = seq;
+    }
+    if (d->sent_to == seq && seq - d->unacked_from < d->sub->window && !conn_is_slow(d, c)) {
+        d->sent_to = seq + 1;
+        metric_add(&c->worker->metrics.deliveries, 1);
+        conn_send(c, take_frame(c, frame));
+        return true;
+    }
+    if (seq - d->sent_to >= delivery_cfg(d)->sub_queue)
+        return false; /* the policy applies */
+    take_frame(c, frame);
+    sent_at(lt, seq)->banked++;
+    d->sub->session->waiting_bytes += frame->len;
+    if (conn_is_slow(d, c))
+        stall(d);
+    return true;
+}
+
 /* Manual ack: moves waiting messages into the window while there is room,
  * each with the references it took when it was offered. */
 static void pump_waiting(struct delivery *d, struct conn *c)
 {
-    while (d->waiting.count > 0 && d->unacked.count < d->sub->window && !conn_is_slow(d, c) &&
-           c->state == CONN_OPEN)
-        send_tracked(d, c, waiting_shift(d));
-    if (d->waiting.count == 0)
-        announce_gap(d);
+    if (d->in_step) {
+        pump_in_step(d, c);
+    } else {
+        while (d->waiting.count > 0 && d->unacked.count < d->sub->window && !conn_is_slow(d, c) &&
+               c->state == CONN_OPEN)
+            send_tracked(d, c, waiting_shift(d));
+        if (d->waiting.count == 0)
+            announce_gap(d);
+    }
+    /* Held back by the connection, not the window: the queue draining
+     * (delivery_resume_stalled) sends the rest. */
+    bool waits = d->in_step ? d->sent_to < d->next_seq : d->waiting.count > 0;
+    if (waits && conn_is_slow(d, c))
+        stall(d);
 }
 
 /* --- the slow-consumer policies ---------------------------------------------- */
@@ -360,8 +635,14 @@ static void hold_back(struct delivery *d, struct conn *c, struct outbuf *frame, 
 void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool backfill)
 {
     struct conn *c = delivery_conn(d);
-    if (d->sub->closing || seq < d->next_seq || c == NULL || c->state != CONN_OPEN)
+    if (d->sub->closing || c == NULL || c->state != CONN_OPEN) {
+        if (d->in_step) /* as the rest of it, kept until the end */
+            fall_out_of_step(d, d->next_seq);
         return;
+    }
+    if (seq < d->next_seq)
+        return;
+    uint64_t expected = d->next_seq;
     d->next_seq = seq + 1;
     /* Backfill (resume, snapshot) is bounded by the topic's retention and is
      * what the subscriber asked for: the slow-consumer policy is for live
@@ -375,6 +656,12 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
         note_behind(d->sub->session, c);
         return;
     }
+    if (!backfill && offer_in_step(d, c, frame, seq, expected)) {
+        note_behind(d->sub->session, c);
+        return;
+    }
+    if (d->in_step)
+        fall_out_of_step(d, expected);
     if (d->waiting.count == 0 && d->gap_from == 0 && d->unacked.count < d->sub->window &&
         !conn_is_slow(d, c)) {
         send_tracked(d, c, take_frame_twice(c, frame));
@@ -399,10 +686,16 @@ void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf
      * manual acks (the send and the unacked entry) - were added by the
      * owner (fan_out), which counted the same attachments; only while a
      * subscription is on its way does the count differ, and then the
-     * difference is one atomic add here. What is not taken (a stalled or
-     * closing subscriber) goes back through the release batch. */
+     * difference is one atomic add here. Manual acks in step take one,
+     * and the sent log one per message. What is not taken (a stalled or
+     * closing subscriber, a delivery in step) goes back through the
+     * release batch. */
     for (unsigned k = 0; k < n; k++)
         outbuf_prepay_adopt(&r->prepaid[k], frame[k], paid[k], lt->count + lt->manual);
+    if (lt->in_step == 0 && lt->sent.count > 0) /* nothing in it is needed */
+        sent_log_drop_all(lt, &r->worker->release_batch);
+    for (unsigned k = 0; k < n && lt->manual > 0; k++)
+        sent_log_append(r, lt, frame[k], seq[k], seq[0], &r->prepaid[k]);
     /* Subscriber by subscriber, all n frames each: a subscriber's
      * delivery, session, connection and queue tails are read once per
      * batch, not once per message, and its queue entries are written in
@@ -423,6 +716,8 @@ void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)
     if (d->sub->closing || delivery_conn(d) == NULL)
         return;
     session_send_gap(d->sub->session, d->lt->key, from, to);
+    if (d->in_step)
+        fall_out_of_step(d, d->next_seq);
     if (d->next_seq <= to)
         d->next_seq = to + 1;
 }
@@ -431,6 +726,15 @@ void delivery_on_gap(struct delivery *d, uint64_t from, uint64_t to)
 
 void delivery_ack(struct delivery *d, uint64_t seq)
 {
+    if (d->in_step) {
+        if (seq >= d->unacked_from) /* only what was sent */
+            d->unacked_from = seq < d->sent_to ? seq + 1 : d->sent_to;
+        struct span_ring *q = &d->spans;
+        while (q->count > 0 && span_at(q, 0)->from + span_at(q, 0)->count <= d->unacked_from) {
+            q->head = (q->head + 1) & (q->capacity - 1);
+            q->count--;
+        }
+    }
     while (d->unacked.count > 0 && ring_front(&d->unacked)->frame->seq <= seq)
         ring_pop(&d->unacked, &d->sub->session->worker->release_batch);
     struct conn *c = delivery_conn(d);
@@ -445,6 +749,13 @@ void delivery_ack(struct delivery *d, uint64_t seq)
 void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
 {
     struct conn *c = delivery_conn(d);
+    if (d->in_step) {
+        uint32_t span = 0;
+        if (d->unacked_from == d->sent_to ||
+            now_ms < due_in_step(d, d->unacked_from, &span, now_ms))
+            return;
+        fall_out_of_step(d, d->next_seq);
+    }
     if (d->unacked.count == 0 || now_ms < d->unacked_due_ms)
         return;
     uint64_t earliest = UINT64_MAX;
@@ -474,7 +785,7 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
         metric_add(&c->worker->metrics.retransmits, 1);
         conn_send(c, b);
         m->attempts++;
-        due = now_ms + backoff_ms(d, m->attempts);
+        due = now_ms + backoff_ms(delivery_cfg(d), m->attempts);
         m->due_ms = (uint32_t)due;
         earliest = due < earliest ? due : earliest;
     }
@@ -498,8 +809,6 @@ void delivery_resume_stalled(struct session *s)
         if (d->sub->ack == WSB_ACK_MANUAL) {
             /* What still waits behind a full window moves on with the acks. */
             pump_waiting(d, s->conn);
-            if (d->waiting.count > 0 && conn_is_slow(d, s->conn))
-                stall(d);
             continue;
         }
         announce_gap(d);

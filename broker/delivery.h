@@ -26,12 +26,31 @@ struct router;
  * (an hour) ahead and never left far behind (delivery_retransmit_due). */
 struct pending_msg {
     struct outbuf *frame;
-    uint32_t due_ms; /* unacked: next retransmission */
-    uint32_t attempts;
+    uint32_t due_ms; /* unacked: next retransmission; in a sent log: the first */
+    union {
+        uint32_t attempts; /* unacked: retransmissions so far */
+        /* In a sent log: references held for deliveries in step that have
+         * the message waiting, each to take one when it sends it. */
+        uint32_t banked;
+    };
 };
 
 struct msg_ring {
     struct pending_msg *items; /* capacity a power of two */
+    uint32_t capacity, head, count;
+};
+
+/* Manual acks in step: `count` messages from seq `from` that were sent
+ * later than they were offered (they waited), due at due_ms (32 bits, as
+ * above). */
+struct sent_span {
+    uint64_t from;
+    uint32_t count;
+    uint32_t due_ms;
+};
+
+struct span_ring {
+    struct sent_span *items; /* capacity a power of two */
     uint32_t capacity, head, count;
 };
 
@@ -46,7 +65,13 @@ struct delivery {
     struct msg_ring unacked;   /* manual: sent, not acked (<= window) */
     uint64_t unacked_due_ms;   /* manual: no unacked message is due before */
     struct msg_ring waiting;   /* manual: beyond the window (<= sub-queue) */
-    bool stalled;              /* on the session's stalled list */
+    /* Manual, in step (delivery.c): the seqs unacked_from .. sent_to - 1
+     * are sent and unacked, sent_to .. next_seq - 1 wait; their frames are
+     * in the local topic's sent log and both rings are empty. */
+    uint64_t unacked_from, sent_to;
+    struct span_ring spans; /* of the unacked, those sent after waiting */
+    bool in_step;
+    bool stalled; /* on the session's stalled list */
     struct delivery *next_stalled;
 };
 
@@ -55,7 +80,12 @@ struct local_topic {
     struct topic *key;
     struct delivery *deliveries;
     uint32_t count;  /* of deliveries */
-    uint32_t manual; /* of them, with manual acks (two references per frame) */
+    uint32_t manual; /* of them, with manual acks (paid two references per frame) */
+    /* Manual acks: the frames sent to the deliveries in step, oldest first,
+     * each with its first due time and one reference (delivery.c). */
+    struct msg_ring sent;
+    uint64_t sent_first; /* the seq of its oldest entry */
+    uint32_t in_step;    /* of the deliveries */
     struct local_topic *hash_next;
 };
 
@@ -63,6 +93,9 @@ struct local_topic {
 struct delivery *delivery_create(struct router *r, struct subscription *sub, struct topic *t,
                                  uint64_t head);
 void delivery_destroy(struct router *r, struct delivery *d);
+
+/* Releases what the local topic's sent log holds (it is being freed). */
+void local_topic_clear(struct local_topic *lt);
 
 /* The delivery of sub for topic t, or NULL. */
 struct delivery *subscription_delivery(struct subscription *sub, const struct topic *t);

@@ -102,6 +102,7 @@ void router_destroy(struct router *r)
         while (r->locals[i]) {
             struct local_topic *lt = r->locals[i];
             r->locals[i] = lt->hash_next;
+            local_topic_clear(lt);
             free(lt);
         }
     }
@@ -485,6 +486,7 @@ void router_local_topic_drop(struct router *r, struct local_topic *lt)
         if (*pp == lt) {
             *pp = lt->hash_next;
             r->local_count--;
+            local_topic_clear(lt);
             free(lt);
             return;
         }

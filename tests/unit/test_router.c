@@ -848,6 +848,152 @@ static void test_retransmit_across_the_32_bit_wrap(void **state)
         expect_retransmitted_at(h, sub, t, now, none);
 }
 
+/* --- manual acks in step (delivery.c) ------------------------------------------------ */
+
+/* The delivery of cl's only subscription. */
+static struct delivery *sole_delivery(struct h_client *cl)
+{
+    struct session *s = cl->c->app;
+    return s->subs->deliveries;
+}
+
+/* A message that waited behind a full window is due ack-timeout after it
+ * was sent, not after it was offered: a delivery in step keeps a span for
+ * what it sent late. The first retransmission takes it out of step with
+ * each message's own due time; once everything is acked, the next message
+ * brings it back in step. */
+static void test_in_step_waited_messages_are_due_from_their_send(void **state)
+{
+    struct harness *h = *state;
+    const uint64_t t0 = H_START_MS;
+    char t[32];
+    struct h_client *pub, *sub;
+    retransmit_setup(h, "span.", t, sizeof(t), &pub, &sub); /* window 10 */
+    h_pub_range(pub, t, 1, 12);
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        EXPECT_MSG(sub, t, seq);
+    EXPECT_NOTHING(sub); /* 11 and 12 wait */
+    assert_true(sole_delivery(sub)->in_step);
+    h_set_time(h, t0 + 40);
+    h_ack(sub, t, 2);
+    EXPECT_MSG(sub, t, 11);
+    EXPECT_MSG(sub, t, 12);
+    EXPECT_NOTHING(sub);
+    assert_true(sole_delivery(sub)->in_step);
+
+    const uint64_t none[] = {0}, offered[] = {3, 4, 5, 6, 7, 8, 9, 10, 0}, waited[] = {11, 12, 0};
+    expect_retransmitted_at(h, sub, t, t0 + 99, none);
+    expect_retransmitted_at(h, sub, t, t0 + 100, offered);
+    assert_false(sole_delivery(sub)->in_step);
+    expect_retransmitted_at(h, sub, t, t0 + 139, none);
+    expect_retransmitted_at(h, sub, t, t0 + 140, waited);
+
+    h_ack(sub, t, 12);
+    h_set_time(h, t0 + 200);
+    h_pub_range(pub, t, 13, 13);
+    EXPECT_MSG(sub, t, 13);
+    EXPECT_NOTHING(sub);
+    assert_true(sole_delivery(sub)->in_step);
+    const uint64_t last[] = {13, 0};
+    expect_retransmitted_at(h, sub, t, t0 + 299, none);
+    expect_retransmitted_at(h, sub, t, t0 + 300, last);
+}
+
+/* Reads seqs first..last of t from cl, each carrying its seq as value. */
+static void expect_msgs_with_values(struct h_client *cl, const char *t, uint64_t first,
+                                    uint64_t last, bool redelivered)
+{
+    for (uint64_t seq = first; seq <= last; seq++) {
+        const struct wsb_event *e = EXPECT_MSG(cl, t, seq);
+        assert_int_equal(h_msg_value(e), seq);
+        assert_int_equal(e->redelivered, redelivered);
+    }
+}
+
+/* Two subscribers in step on one topic, one acking everything and one
+ * nothing: the topic's sent log grows and is trimmed over thousands of
+ * messages, holds every frame the slow one still needs, intact (ASan would
+ * see a frame freed early), and stays bounded once both have acked and are
+ * back in step. */
+static void test_in_step_log_keeps_what_is_unacked(void **state)
+{
+    struct harness *h = *state;
+    h->cfg.ack_timeout_ms = 100;
+    char t[32];
+    h_topic_owned(h, 1, "keep.", "", t, sizeof(t));
+    struct h_client *pub = h_client(h, 0);
+    struct h_client *fast = h_client(h, 0);
+    struct h_client *slow = h_client(h, 0);
+    sub_manual(fast, t, 1000);
+    sub_manual(slow, t, 1000);
+    h_pump(h);
+    EXPECT_SUBSCRIBED(fast, t, t, 0, 1);
+    EXPECT_SUBSCRIBED(slow, t, t, 0, 1);
+    for (uint64_t first = 1; first <= 3000; first += 100) {
+        h_pub_range(pub, t, first, first + 99);
+        expect_msgs_with_values(fast, t, first, first + 99, false);
+        h_ack(fast, t, first + 99);
+    }
+    expect_msgs_with_values(slow, t, 1, 1000, false);
+    EXPECT_NOTHING(slow); /* 1001..3000 wait */
+    struct delivery *d = sole_delivery(slow);
+    assert_true(d->in_step && sole_delivery(fast)->in_step);
+    assert_true(d->lt->sent.count >= 3000);
+
+    h_set_time(h, H_START_MS + 100);
+    pubsub_route.on_tick(fast->c, H_START_MS + 100);
+    pubsub_route.on_tick(slow->c, H_START_MS + 100);
+    EXPECT_NOTHING(fast);
+    expect_msgs_with_values(slow, t, 1, 1000, true); /* from the log's oldest */
+    EXPECT_NOTHING(slow);
+    assert_false(sole_delivery(slow)->in_step);
+    h_ack(slow, t, 1000);
+    expect_msgs_with_values(slow, t, 1001, 2000, false);
+    h_ack(slow, t, 3000); /* acks 2000: 2001..3000 go, and then are acked */
+    expect_msgs_with_values(slow, t, 2001, 3000, false);
+    h_ack(slow, t, 3000);
+
+    for (uint64_t first = 3001; first <= 8000; first += 100) {
+        h_pub_range(pub, t, first, first + 99);
+        expect_msgs_with_values(fast, t, first, first + 99, false);
+        expect_msgs_with_values(slow, t, first, first + 99, false);
+        h_ack(fast, t, first + 99);
+        h_ack(slow, t, first + 99);
+    }
+    d = sole_delivery(slow);
+    assert_true(d->in_step && sole_delivery(fast)->in_step);
+    assert_true(d->lt->sent.capacity <= 4096);
+    EXPECT_NOTHING(fast);
+    EXPECT_NOTHING(slow);
+}
+
+/* Unsubscribing while in step with messages waiting: their bytes leave the
+ * session's backlog, and their references are given back (LeakSanitizer
+ * reports a frame kept). */
+static void test_in_step_unsubscribe_with_messages_waiting(void **state)
+{
+    struct harness *h = *state;
+    char t[32];
+    h_topic_owned(h, 1, "unw.", "", t, sizeof(t));
+    struct h_client *pub = h_client(h, 0);
+    struct h_client *sub = h_client(h, 0);
+    sub_manual(sub, t, 2);
+    h_pump(h);
+    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    h_pub_range(pub, t, 1, 5);
+    EXPECT_MSG(sub, t, 1);
+    EXPECT_MSG(sub, t, 2);
+    EXPECT_NOTHING(sub);
+    struct session *s = sub->c->app;
+    assert_true(sole_delivery(sub)->in_step);
+    assert_int_equal(s->waiting_bytes, 3 * h_msg_wire_len(t));
+    h_send(sub, &(struct wsb_request){.op = WSB_OP_UNSUB, .topic = h_str(t)});
+    h_pump(h);
+    assert_int_equal(s->waiting_bytes, 0);
+    h_pub_range(pub, t, 6, 6);
+    h_drain(sub);
+}
+
 /* --- slow consumers ---------------------------------------------------------------------- */
 
 /* A subscriber with `policy` and a publisher; slow-consumer-bytes is set to
@@ -1281,6 +1427,9 @@ int main(int argc, char **argv)
         T2(test_ack_beyond_delivered),
         T2(test_retransmit_backoff),
         T2(test_retransmit_across_the_32_bit_wrap),
+        T2(test_in_step_waited_messages_are_due_from_their_send),
+        T2(test_in_step_log_keeps_what_is_unacked),
+        T2(test_in_step_unsubscribe_with_messages_waiting),
         T2(test_slow_consumer_drop_then_gap),
         T2(test_slow_consumer_conflate),
         T2(test_slow_consumer_threshold_is_more_than),
