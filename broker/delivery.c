@@ -21,98 +21,9 @@
 #include "backlog.h"
 #include "conn.h"
 #include "log.h"
+#include "msg_ring.h"
 #include "router.h"
 #include "worker.h"
-
-/* --- msg_ring: a FIFO of frame references -------------------------------- */
-
-/* A ring's array at twice its capacity (16 at first), the entries moved to
- * its front; NULL when out of memory (the old one is kept). */
-static void *ring_items_grow(void *items, size_t size, uint32_t *capacity, uint32_t *head,
-                             uint32_t count)
-{
-    uint32_t grown = *capacity ? *capacity * 2 : 16;
-    char *moved = malloc(size * grown);
-    if (moved == NULL)
-        return NULL;
-    for (uint32_t i = 0; i < count; i++)
-        memcpy(moved + i * size, (char *)items + ((*head + i) & (*capacity - 1)) * size, size);
-    free(items);
-    *capacity = grown;
-    *head = 0;
-    return moved;
-}
-
-static int ring_grow(struct msg_ring *q)
-{
-    void *items = ring_items_grow(q->items, sizeof(*q->items), &q->capacity, &q->head, q->count);
-    if (items == NULL)
-        return -1;
-    q->items = items;
-    return 0;
-}
-
-/* Fields, not a struct by value: a struct built on the stack and copied
- * into the slot stalls store forwarding on this per-delivery path. */
-static int ring_push(struct msg_ring *q, struct outbuf *frame, uint64_t due_ms)
-{
-    if (q->count == q->capacity && ring_grow(q) != 0)
-        return -1;
-    struct pending_msg *m = &q->items[(q->head + q->count) & (q->capacity - 1)];
-    m->frame = frame;
-    m->due_ms = (uint32_t)due_ms;
-    m->attempts = 0;
-    q->count++;
-    return 0;
-}
-
-/* An entry's due time in full: its low 32 bits are within 2^31 ms of now
- * (at most ack-backoff-max ahead; never left far behind, see
- * delivery_retransmit_due). */
-static uint64_t due_in_full(uint32_t due_ms, uint64_t now_ms)
-{
-    return now_ms + (uint64_t)(int64_t)(int32_t)(due_ms - (uint32_t)now_ms);
-}
-
-static uint64_t pending_due(const struct pending_msg *m, uint64_t now_ms)
-{
-    return due_in_full(m->due_ms, now_ms);
-}
-
-static struct pending_msg *ring_front(struct msg_ring *q)
-{
-    return &q->items[q->head];
-}
-
-static struct pending_msg *ring_at(struct msg_ring *q, uint32_t i)
-{
-    return &q->items[(q->head + i) & (q->capacity - 1)];
-}
-
-/* Drops the front entry and hands its frame to the caller. */
-static struct outbuf *ring_shift(struct msg_ring *q)
-{
-    struct outbuf *frame = q->items[q->head].frame;
-    q->head = (q->head + 1) & (q->capacity - 1);
-    q->count--;
-    return frame;
-}
-
-/* Drops the front entry; its reference goes into batch (outbuf.h) when not
- * NULL: acks release the frames every subscriber of a topic holds, like
- * send completions. */
-static void ring_pop(struct msg_ring *q, struct outbuf_release_batch *batch)
-{
-    outbuf_release_batched(batch, ring_shift(q));
-}
-
-static void ring_clear(struct msg_ring *q)
-{
-    while (q->count > 0)
-        ring_pop(q, NULL);
-    free(q->items);
-    memset(q, 0, sizeof(*q));
-}
 
 /* --- the manual-ack queue behind a full window --------------------------- */
 
@@ -123,7 +34,7 @@ static void ring_clear(struct msg_ring *q)
  * prepaid, and moving into the window then touches no shared counter. */
 static int waiting_push(struct delivery *d, struct outbuf *frame)
 {
-    if (ring_push(&d->waiting, frame, 0) != 0)
+    if (msg_ring_push(&d->waiting, frame, 0) != 0)
         return -1;
     d->sub->session->waiting_bytes += frame->len;
     return 0;
@@ -132,8 +43,8 @@ static int waiting_push(struct delivery *d, struct outbuf *frame)
 /* The front entry leaves the queue with its two references. */
 static struct outbuf *waiting_shift(struct delivery *d)
 {
-    d->sub->session->waiting_bytes -= ring_front(&d->waiting)->frame->len;
-    return ring_shift(&d->waiting);
+    d->sub->session->waiting_bytes -= msg_ring_front(&d->waiting)->frame->len;
+    return msg_ring_shift(&d->waiting);
 }
 
 /* The front entry is dropped (conflated, or the delivery is gone). */
@@ -220,8 +131,8 @@ void delivery_destroy(struct router *r, struct delivery *d)
         outbuf_release(d->conflated);
     while (d->waiting.count > 0)
         waiting_pop(d);
-    ring_clear(&d->unacked);
-    ring_clear(&d->waiting);
+    msg_ring_clear(&d->unacked);
+    msg_ring_clear(&d->waiting);
     free(d);
 }
 
@@ -331,7 +242,7 @@ static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *fram
     uint64_t due = c->worker->now_ms + backoff_ms(delivery_cfg(d), 0);
     if (d->unacked.count == 0 || due < d->unacked_due_ms)
         d->unacked_due_ms = due;
-    if (ring_push(&d->unacked, frame, due) != 0) {
+    if (msg_ring_push(&d->unacked, frame, due) != 0) {
         outbuf_release_n(frame, 2);
         conn_close(c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
@@ -369,7 +280,7 @@ static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *fram
 
 static struct pending_msg *sent_at(struct local_topic *lt, uint64_t seq)
 {
-    return ring_at(&lt->sent, (uint32_t)(seq - lt->sent_first));
+    return msg_ring_at(&lt->sent, (uint32_t)(seq - lt->sent_first));
 }
 
 static uint64_t sent_end(const struct local_topic *lt)
@@ -380,10 +291,10 @@ static uint64_t sent_end(const struct local_topic *lt)
 /* The log's oldest entry goes, with the references banked on it. */
 static void sent_log_pop(struct local_topic *lt, struct outbuf_release_batch *batch)
 {
-    struct pending_msg *m = ring_front(&lt->sent);
+    struct pending_msg *m = msg_ring_front(&lt->sent);
     outbuf_release_batched_n(batch, m->frame, 1 + m->banked);
     m->banked = 0;
-    ring_shift(&lt->sent);
+    msg_ring_shift(&lt->sent);
     lt->sent_first++;
 }
 
@@ -404,7 +315,7 @@ static int span_note(struct span_ring *q, uint64_t from, uint32_t count, uint64_
     }
     if (q->count == q->capacity) {
         void *items =
-            ring_items_grow(q->items, sizeof(*q->items), &q->capacity, &q->head, q->count);
+            ring_array_grow(q->items, sizeof(*q->items), &q->capacity, &q->head, q->count);
         if (items == NULL)
             return -1;
         q->items = items;
@@ -431,7 +342,8 @@ static uint64_t due_in_step(struct delivery *d, uint64_t seq, uint32_t *span, ui
     while (*span < q->count && span_at(q, *span)->from + span_at(q, *span)->count <= seq)
         ++*span;
     bool in_span = *span < q->count && span_at(q, *span)->from <= seq;
-    return due_in_full(in_span ? span_at(q, *span)->due_ms : sent_at(d->lt, seq)->due_ms, now_ms);
+    return due_ms_in_full(in_span ? span_at(q, *span)->due_ms : sent_at(d->lt, seq)->due_ms,
+                          now_ms);
 }
 
 /* The delivery's run moves into its own rings: the unacked each with a
@@ -454,7 +366,7 @@ static void fall_out_of_step(struct delivery *d, uint64_t offered_to)
         uint64_t due = sent ? due_in_step(d, seq, &span, now_ms) : 0;
         if (!sent)
             m->banked--; /* the delivery's now */
-        if (!failed && ring_push(sent ? &d->unacked : &d->waiting, m->frame, due) == 0) {
+        if (!failed && msg_ring_push(sent ? &d->unacked : &d->waiting, m->frame, due) == 0) {
             outbuf_ref(m->frame);
             d->unacked_due_ms = sent && due < d->unacked_due_ms ? due : d->unacked_due_ms;
             continue;
@@ -494,7 +406,7 @@ static void sent_log_trim(struct local_topic *lt, uint64_t batch_first,
     while (lt->sent_first < keep_from)
         sent_log_pop(lt, batch);
     if (lt->sent.count > lt->sent.capacity / 2)
-        (void)ring_grow(&lt->sent); /* else ring_push tries again */
+        (void)msg_ring_grow(&lt->sent); /* else msg_ring_push tries again */
 }
 
 /* A live message of the topic, before the batch it is part of (from
@@ -511,7 +423,7 @@ static void sent_log_append(struct router *r, struct local_topic *lt, struct out
     if (lt->sent.count == 0)
         lt->sent_first = seq;
     uint64_t due = r->worker->now_ms + backoff_ms(r->worker->cfg, 0);
-    if (ring_push(&lt->sent, outbuf_refs_prepaid(p, frame, 1), due) != 0) {
+    if (msg_ring_push(&lt->sent, outbuf_refs_prepaid(p, frame, 1), due) != 0) {
         outbuf_release_batched(batch, frame);
         sent_log_drop_all(lt, batch);
     }
@@ -735,8 +647,8 @@ void delivery_ack(struct delivery *d, uint64_t seq)
             q->count--;
         }
     }
-    while (d->unacked.count > 0 && ring_front(&d->unacked)->frame->seq <= seq)
-        ring_pop(&d->unacked, &d->sub->session->worker->release_batch);
+    while (d->unacked.count > 0 && msg_ring_front(&d->unacked)->frame->seq <= seq)
+        msg_ring_pop(&d->unacked, &d->sub->session->worker->release_batch);
     struct conn *c = delivery_conn(d);
     if (c) {
         pump_waiting(d, c);
@@ -761,7 +673,7 @@ void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
     uint64_t earliest = UINT64_MAX;
     uint32_t i = 0;
     for (; i < d->unacked.count && c && c->state == CONN_OPEN; i++) {
-        struct pending_msg *m = ring_at(&d->unacked, i);
+        struct pending_msg *m = msg_ring_at(&d->unacked, i);
         uint64_t due = pending_due(m, now_ms);
         if (due > now_ms || conn_is_slow(d, c)) {
             /* Due but held back by a slow connection: restamped, so that

@@ -14,35 +14,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "msg_ring.h"
 #include "outbuf.h"
 #include "session.h"
 
 struct router;
 
-/* 16 bytes: a manual-ack subscriber writes one per delivery and reads it
- * back on the ack, and a thousand windows do not fit in cache. The seq is
- * the frame's own (outbuf.h); the due time is the low 32 bits of the
- * worker's ms clock, compared wrap-safe: dues are at most ack-backoff-max
- * (an hour) ahead and never left far behind (delivery_retransmit_due). */
-struct pending_msg {
-    struct outbuf *frame;
-    uint32_t due_ms; /* unacked: next retransmission; in a sent log: the first */
-    union {
-        uint32_t attempts; /* unacked: retransmissions so far */
-        /* In a sent log: references held for deliveries in step that have
-         * the message waiting, each to take one when it sends it. */
-        uint32_t banked;
-    };
-};
-
-struct msg_ring {
-    struct pending_msg *items; /* capacity a power of two */
-    uint32_t capacity, head, count;
-};
-
 /* Manual acks in step: `count` messages from seq `from` that were sent
  * later than they were offered (they waited), due at due_ms (32 bits, as
- * above). */
+ * in msg_ring.h). */
 struct sent_span {
     uint64_t from;
     uint32_t count;
