@@ -272,10 +272,19 @@ static void send_tracked(struct delivery *d, struct conn *c, struct outbuf *fram
  * ("falls out of step") and the general path below takes over; once its
  * rings are empty, the next live message brings it back in step.
  *
- * The log holds from the oldest unacked message of any delivery in step to
- * the newest message. It is trimmed when full and grows while more than
- * half of it is still needed: at most to about twice the largest window
- * plus the sub-queue. docs/ARCHITECTURE.md has the picture.
+ * The log needs from the oldest unacked message of any delivery in step
+ * to the newest message. Finding that oldest one reads every delivery of
+ * the topic, so the log is trimmed to it when full, and at each tick, so
+ * that a topic gone quiet gives its frames back. A trim grows the array
+ * while more than half of it is still needed and shrinks it when a
+ * quarter is: it holds at most about twice what its slowest delivery in
+ * step needs (its window, its sub-queue and a batch), and one tick after
+ * all have acked, nothing. docs/ARCHITECTURE.md has the picture.
+ *
+ * A delivery in step sends in seq order and every send is due later than
+ * the one before (a message is sent at its offer only when nothing waits
+ * before it, and the log entry and the offer read the same clock): the
+ * oldest unacked message is the first one due.
  */
 
 static struct pending_msg *sent_at(struct local_topic *lt, uint64_t seq)
@@ -392,9 +401,9 @@ static void sent_log_drop_all(struct local_topic *lt, struct outbuf_release_batc
         sent_log_pop(lt, batch);
 }
 
-/* The log is full: drops what no delivery in step still needs, nor the
- * batch being offered (from batch_first on), and makes room to grow while
- * more than half is needed. */
+/* Drops what no delivery in step still needs, nor the batch being offered
+ * (from batch_first on; sent_end when none), and shrinks the array if a
+ * quarter of it is left. */
 static void sent_log_trim(struct local_topic *lt, uint64_t batch_first,
                           struct outbuf_release_batch *batch)
 {
@@ -405,8 +414,11 @@ static void sent_log_trim(struct local_topic *lt, uint64_t batch_first,
     }
     while (lt->sent_first < keep_from)
         sent_log_pop(lt, batch);
-    if (lt->sent.count > lt->sent.capacity / 2)
-        (void)msg_ring_grow(&lt->sent); /* else msg_ring_push tries again */
+    uint32_t fit = 64; /* a power of two over twice what is left */
+    while (fit < 2 * lt->sent.count)
+        fit *= 2;
+    if (lt->sent.capacity > 2 * fit)
+        (void)msg_ring_resize(&lt->sent, fit); /* else it stays as it was */
 }
 
 /* A live message of the topic, before the batch it is part of (from
@@ -418,8 +430,11 @@ static void sent_log_append(struct router *r, struct local_topic *lt, struct out
     struct outbuf_release_batch *batch = &r->worker->release_batch;
     if (lt->sent.count > 0 && seq != sent_end(lt))
         sent_log_drop_all(lt, batch); /* the run is broken */
-    if (lt->sent.count > 0 && lt->sent.count == lt->sent.capacity)
+    if (lt->sent.count > 0 && lt->sent.count == lt->sent.capacity) {
         sent_log_trim(lt, batch_first, batch);
+        if (lt->sent.count > lt->sent.capacity / 2) /* room to grow into */
+            (void)msg_ring_grow(&lt->sent);         /* else msg_ring_push tries again */
+    }
     if (lt->sent.count == 0)
         lt->sent_first = seq;
     uint64_t due = r->worker->now_ms + backoff_ms(r->worker->cfg, 0);
@@ -572,8 +587,11 @@ void delivery_offer(struct delivery *d, struct outbuf *frame, uint64_t seq, bool
         note_behind(d->sub->session, c);
         return;
     }
-    if (d->in_step)
+    if (d->in_step) {
         fall_out_of_step(d, expected);
+        if (c->state != CONN_OPEN) /* out of memory: closed */
+            return;
+    }
     if (d->waiting.count == 0 && d->gap_from == 0 && d->unacked.count < d->sub->window &&
         !conn_is_slow(d, c)) {
         send_tracked(d, c, take_frame_twice(c, frame));
@@ -599,7 +617,9 @@ void local_topic_deliver(struct router *r, struct local_topic *lt, struct outbuf
      * owner (fan_out), which counted the same attachments; only while a
      * subscription is on its way does the count differ, and then the
      * difference is one atomic add here. Manual acks in step take one,
-     * and the sent log one per message. What is not taken (a stalled or
+     * and the sent log one per message; only when no manual delivery takes
+     * the in-step path for a frame does that one more overdraw the pool,
+     * and the last taker then adds its own. What is not taken (a stalled or
      * closing subscriber, a delivery in step) goes back through the
      * release batch. */
     for (unsigned k = 0; k < n; k++)
@@ -661,6 +681,11 @@ void delivery_ack(struct delivery *d, uint64_t seq)
 void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
 {
     struct conn *c = delivery_conn(d);
+    struct local_topic *lt = d->lt;
+    if (lt->sent.count > 0 && lt->sent_trimmed_ms != now_ms) { /* once a tick */
+        lt->sent_trimmed_ms = now_ms;
+        sent_log_trim(lt, sent_end(lt), &d->sub->session->worker->release_batch);
+    }
     if (d->in_step) {
         uint32_t span = 0;
         if (d->unacked_from == d->sent_to ||

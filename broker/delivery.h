@@ -62,10 +62,12 @@ struct local_topic {
     uint32_t count;  /* of deliveries */
     uint32_t manual; /* of them, with manual acks (paid two references per frame) */
     /* Manual acks: the frames sent to the deliveries in step, oldest first,
-     * each with its first due time and one reference (delivery.c). */
+     * each with its first due time, one reference and those banked for
+     * the deliveries that have it waiting (delivery.c). */
     struct msg_ring sent;
-    uint64_t sent_first; /* the seq of its oldest entry */
-    uint32_t in_step;    /* of the deliveries */
+    uint64_t sent_first;      /* the seq of its oldest entry */
+    uint64_t sent_trimmed_ms; /* the tick that last trimmed it */
+    uint32_t in_step;         /* of the deliveries */
     struct local_topic *hash_next;
 };
 

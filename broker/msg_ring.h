@@ -34,11 +34,16 @@ struct msg_ring {
     uint32_t capacity, head, count;
 };
 
-/* A ring's array of `size`-byte entries at twice its capacity (16 at
- * first), the entries moved to its front; NULL when out of memory (the old
- * one is kept). For any ring laid out as items, capacity, head, count. */
+/* A ring's array of `size`-byte entries at a new capacity (a power of two,
+ * >= count), the entries moved to its front; NULL when out of memory (the
+ * old one is kept). For any ring laid out as items, capacity, head, count. */
+void *ring_array_resize(void *items, size_t size, uint32_t *capacity, uint32_t *head,
+                        uint32_t count, uint32_t new_capacity);
+
+/* The same at twice the capacity (16 at first). */
 void *ring_array_grow(void *items, size_t size, uint32_t *capacity, uint32_t *head, uint32_t count);
 
+int msg_ring_resize(struct msg_ring *q, uint32_t capacity);
 int msg_ring_grow(struct msg_ring *q);
 
 /* Appends frame (the caller's reference) due at due_ms; -1 when out of

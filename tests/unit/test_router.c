@@ -913,8 +913,8 @@ static void expect_msgs_with_values(struct h_client *cl, const char *t, uint64_t
 /* Two subscribers in step on one topic, one acking everything and one
  * nothing: the topic's sent log grows and is trimmed over thousands of
  * messages, holds every frame the slow one still needs, intact (ASan would
- * see a frame freed early), and stays bounded once both have acked and are
- * back in step. */
+ * see a frame freed early), and shrinks to about twice what they need once
+ * both have acked and are back in step. */
 static void test_in_step_log_keeps_what_is_unacked(void **state)
 {
     struct harness *h = *state;
@@ -962,9 +962,47 @@ static void test_in_step_log_keeps_what_is_unacked(void **state)
     }
     d = sole_delivery(slow);
     assert_true(d->in_step && sole_delivery(fast)->in_step);
-    assert_true(d->lt->sent.capacity <= 4096);
+    assert_true(d->lt->sent.capacity <= 512); /* shrunk to about twice the 100 needed */
     EXPECT_NOTHING(fast);
     EXPECT_NOTHING(slow);
+}
+
+/* Found in review: the log held acked frames until it was full, so after a
+ * burst grew it to thousands of entries they stayed referenced while
+ * nothing was unacked, on a topic gone quiet until the end. Now each tick
+ * trims it to what is needed and shrinks its array, which keeps it small
+ * while acks keep up. */
+static void test_in_step_log_gives_back_acked_frames(void **state)
+{
+    struct harness *h = *state;
+    char t[32];
+    h_topic_owned(h, 1, "rel.", "", t, sizeof(t));
+    struct h_client *pub = h_client(h, 0);
+    struct h_client *sub = h_client(h, 0);
+    sub_manual(sub, t, 1000);
+    h_pump(h);
+    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    h_pub_range(pub, t, 1, 3000);
+    for (uint64_t first = 1; first <= 3000; first += 1000) {
+        expect_msgs_with_values(sub, t, first, first + 999, false);
+        h_ack(sub, t, first + 999);
+    }
+    EXPECT_NOTHING(sub);
+    struct delivery *d = sole_delivery(sub);
+    assert_true(d->in_step && d->unacked_from == 3001 && d->sent_to == 3001);
+    assert_true(d->lt->sent.count >= 3000); /* a burst, all acked, then quiet */
+    pubsub_route.on_tick(sub->c, H_START_MS + 1);
+    assert_int_equal(d->lt->sent.count, 0);
+    assert_true(d->lt->sent.capacity <= 64);
+
+    for (uint64_t seq = 3001; seq <= 3500; seq++) { /* acked as they come */
+        h_pub_range(pub, t, seq, seq);
+        EXPECT_MSG(sub, t, seq);
+        h_ack(sub, t, seq);
+        assert_true(d->lt->sent.count <= 64 + 1);
+    }
+    assert_true(d->in_step && d->lt->sent.capacity <= 128);
+    EXPECT_NOTHING(sub);
 }
 
 /* Unsubscribing while in step with messages waiting: their bytes leave the
@@ -1430,6 +1468,7 @@ int main(int argc, char **argv)
         T2(test_in_step_waited_messages_are_due_from_their_send),
         T2(test_in_step_log_keeps_what_is_unacked),
         T2(test_in_step_unsubscribe_with_messages_waiting),
+        T2(test_in_step_log_gives_back_acked_frames),
         T2(test_slow_consumer_drop_then_gap),
         T2(test_slow_consumer_conflate),
         T2(test_slow_consumer_threshold_is_more_than),
