@@ -655,16 +655,27 @@ static void sub_manual(struct h_client *cl, const char *topic, uint64_t window)
                .op = WSB_OP_SUB, .topic = h_str(topic), .ack = WSB_ACK_MANUAL, .window = window});
 }
 
+/* t: a topic with the given prefix owned by worker `owner`; pub a client
+ * on worker pub_worker; sub a client on worker 0 subscribed to t with
+ * manual acks and `window`. */
+static void manual_setup(struct harness *h, unsigned owner, unsigned pub_worker, const char *prefix,
+                         uint64_t window, char *t, size_t t_size, struct h_client **pub,
+                         struct h_client **sub)
+{
+    h_topic_owned(h, owner, prefix, "", t, t_size);
+    *pub = h_client(h, pub_worker);
+    *sub = h_client(h, 0);
+    sub_manual(*sub, t, window);
+    h_pump(h);
+    EXPECT_SUBSCRIBED(*sub, t, t, 0, 1);
+}
+
 static void test_manual_ack_window(void **state)
 {
     struct harness *h = *state;
     char t[32];
-    h_topic_owned(h, 1, "win.", "", t, sizeof(t));
-    struct h_client *pub = h_client(h, 1);
-    struct h_client *sub = h_client(h, 0);
-    sub_manual(sub, t, 2);
-    h_pump(h);
-    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    struct h_client *pub, *sub;
+    manual_setup(h, 1, 1, "win.", 2, t, sizeof(t), &pub, &sub);
     h_pub_range(pub, t, 1, 5);
     EXPECT_MSG(sub, t, 1);
     EXPECT_MSG(sub, t, 2);
@@ -739,12 +750,8 @@ static void test_ack_beyond_delivered(void **state)
     struct harness *h = *state;
     h->cfg.ack_timeout_ms = 100;
     char t[32];
-    h_topic_owned(h, 0, "ackb.", "", t, sizeof(t));
-    struct h_client *pub = h_client(h, 1);
-    struct h_client *sub = h_client(h, 0);
-    sub_manual(sub, t, 2);
-    h_pump(h);
-    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    struct h_client *pub, *sub;
+    manual_setup(h, 0, 1, "ackb.", 2, t, sizeof(t), &pub, &sub);
     h_pub_range(pub, t, 1, 4);
     EXPECT_MSG(sub, t, 1);
     EXPECT_MSG(sub, t, 2);
@@ -766,12 +773,7 @@ static void retransmit_setup(struct harness *h, const char *prefix, char *t, siz
 {
     h->cfg.ack_timeout_ms = 100;
     h->cfg.ack_backoff_max_ms = 350;
-    h_topic_owned(h, 1, prefix, "", t, t_size);
-    *pub = h_client(h, 0);
-    *sub = h_client(h, 0);
-    sub_manual(*sub, t, 10);
-    h_pump(h);
-    EXPECT_SUBSCRIBED(*sub, t, t, 0, 1);
+    manual_setup(h, 1, 0, prefix, 10, t, t_size, pub, sub);
 }
 
 static void test_retransmit_backoff(void **state)
@@ -976,12 +978,8 @@ static void test_in_step_log_gives_back_acked_frames(void **state)
 {
     struct harness *h = *state;
     char t[32];
-    h_topic_owned(h, 1, "rel.", "", t, sizeof(t));
-    struct h_client *pub = h_client(h, 0);
-    struct h_client *sub = h_client(h, 0);
-    sub_manual(sub, t, 1000);
-    h_pump(h);
-    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    struct h_client *pub, *sub;
+    manual_setup(h, 1, 0, "rel.", 1000, t, sizeof(t), &pub, &sub);
     h_pub_range(pub, t, 1, 3000);
     for (uint64_t first = 1; first <= 3000; first += 1000) {
         expect_msgs_with_values(sub, t, first, first + 999, false);
@@ -1012,12 +1010,8 @@ static void test_in_step_unsubscribe_with_messages_waiting(void **state)
 {
     struct harness *h = *state;
     char t[32];
-    h_topic_owned(h, 1, "unw.", "", t, sizeof(t));
-    struct h_client *pub = h_client(h, 0);
-    struct h_client *sub = h_client(h, 0);
-    sub_manual(sub, t, 2);
-    h_pump(h);
-    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    struct h_client *pub, *sub;
+    manual_setup(h, 1, 0, "unw.", 2, t, sizeof(t), &pub, &sub);
     h_pub_range(pub, t, 1, 5);
     EXPECT_MSG(sub, t, 1);
     EXPECT_MSG(sub, t, 2);
@@ -1134,12 +1128,8 @@ static void test_slow_manual_ack_drop(void **state)
     struct harness *h = *state;
     h->cfg.sub_queue = 2;
     char t[32];
-    h_topic_owned(h, 0, "slowm.", "", t, sizeof(t));
-    struct h_client *pub = h_client(h, 1);
-    struct h_client *sub = h_client(h, 0);
-    sub_manual(sub, t, 1);
-    h_pump(h);
-    EXPECT_SUBSCRIBED(sub, t, t, 0, 1);
+    struct h_client *pub, *sub;
+    manual_setup(h, 0, 1, "slowm.", 1, t, sizeof(t), &pub, &sub);
     h_pub_range(pub, t, 1, 6); /* 1 sent, 2 and 3 wait, 4..6 dropped */
     EXPECT_MSG(sub, t, 1);
     EXPECT_NOTHING(sub);
