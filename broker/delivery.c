@@ -444,6 +444,12 @@ static void sent_log_append(struct router *r, struct local_topic *lt, struct out
     }
 }
 
+void local_topic_on_tick(struct local_topic *lt, struct outbuf_release_batch *batch)
+{
+    if (lt->sent.count > 0)
+        sent_log_trim(lt, sent_end(lt), batch);
+}
+
 void local_topic_clear(struct local_topic *lt)
 {
     while (lt->sent.count > 0)
@@ -681,11 +687,6 @@ void delivery_ack(struct delivery *d, uint64_t seq)
 void delivery_retransmit_due(struct delivery *d, uint64_t now_ms)
 {
     struct conn *c = delivery_conn(d);
-    struct local_topic *lt = d->lt;
-    if (lt->sent.count > 0 && lt->sent_trimmed_ms != now_ms) { /* once a tick */
-        lt->sent_trimmed_ms = now_ms;
-        sent_log_trim(lt, sent_end(lt), &d->sub->session->worker->release_batch);
-    }
     if (d->in_step) {
         uint32_t span = 0;
         if (d->unacked_from == d->sent_to ||

@@ -65,9 +65,8 @@ struct local_topic {
      * each with its first due time, one reference and those banked for
      * the deliveries that have it waiting (delivery.c). */
     struct msg_ring sent;
-    uint64_t sent_first;      /* the seq of its oldest entry */
-    uint64_t sent_trimmed_ms; /* the tick that last trimmed it */
-    uint32_t in_step;         /* of the deliveries */
+    uint64_t sent_first; /* the seq of its oldest entry */
+    uint32_t in_step;    /* of the deliveries */
     struct local_topic *hash_next;
 };
 
@@ -76,6 +75,9 @@ struct delivery *delivery_create(struct router *r, struct subscription *sub, str
                                  uint64_t head);
 void delivery_destroy(struct router *r, struct delivery *d);
 
+/* The worker's tick: the local topic's sent log gives back what no
+ * delivery in step needs any more (a topic gone quiet keeps nothing). */
+void local_topic_on_tick(struct local_topic *lt, struct outbuf_release_batch *batch);
 /* Releases what the local topic's sent log holds (it is being freed). */
 void local_topic_clear(struct local_topic *lt);
 

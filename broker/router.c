@@ -728,6 +728,10 @@ void router_on_tick(struct router *r, uint64_t now_ms)
         for (struct topic *t = r->topics[i]; t; t = t->hash_next)
             topic_log_expire(&t->log, now_ms);
     }
+    for (size_t i = 0; i < r->local_buckets; i++) {
+        for (struct local_topic *lt = r->locals[i]; lt; lt = lt->hash_next)
+            local_topic_on_tick(lt, &r->worker->release_batch);
+    }
 }
 
 /* --- requests from this worker's sessions --------------------------------- */

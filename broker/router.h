@@ -150,7 +150,8 @@ void router_hold_publisher(struct router *r, struct session *s);
 /* s's connection is closing: it is no longer held. */
 void router_forget_publisher(struct router *r, struct session *s);
 
-/* Drops expired retention entries (called on the worker's tick). */
+/* The worker's tick: drops expired retention entries, and trims the
+ * manual-ack sent logs of the local topics (local_topic_on_tick). */
 void router_on_tick(struct router *r, uint64_t now_ms);
 
 #endif

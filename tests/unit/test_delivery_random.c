@@ -213,6 +213,8 @@ static void tick_all(struct harness *h, struct subscriber *subs, uint64_t now)
         if (is_open(&subs[j]))
             pubsub_route.on_tick(subs[j].cl->c, now);
     }
+    for (unsigned w = 0; w < h->nworkers; w++) /* as worker_on_tick does */
+        router_on_tick(&h->workers[w].router, now);
     h_pump(h);
 }
 
