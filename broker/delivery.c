@@ -336,6 +336,15 @@ static int span_note(struct span_ring *q, uint64_t from, uint32_t count, uint64_
     return 0;
 }
 
+/* Forgets the spans wholly before seq (acked). */
+static void span_forget_before(struct span_ring *q, uint64_t seq)
+{
+    while (q->count > 0 && span_at(q, 0)->from + span_at(q, 0)->count <= seq) {
+        q->head = (q->head + 1) & (q->capacity - 1);
+        q->count--;
+    }
+}
+
 static void span_clear(struct span_ring *q)
 {
     free(q->items);
@@ -667,11 +676,7 @@ void delivery_ack(struct delivery *d, uint64_t seq)
     if (d->in_step) {
         if (seq >= d->unacked_from) /* only what was sent */
             d->unacked_from = seq < d->sent_to ? seq + 1 : d->sent_to;
-        struct span_ring *q = &d->spans;
-        while (q->count > 0 && span_at(q, 0)->from + span_at(q, 0)->count <= d->unacked_from) {
-            q->head = (q->head + 1) & (q->capacity - 1);
-            q->count--;
-        }
+        span_forget_before(&d->spans, d->unacked_from);
     }
     while (d->unacked.count > 0 && msg_ring_front(&d->unacked)->frame->seq <= seq)
         msg_ring_pop(&d->unacked, &d->sub->session->worker->release_batch);
