@@ -36,11 +36,18 @@ static uint64_t monotonic_ns(void)
 }
 
 /* An SQE, submitting what is queued first if the submission ring is full. */
+/* Every submit goes through here: the kernel owns the SQEs it took. */
+static void loop_submit(struct ring_loop *l)
+{
+    l->batch++;
+    io_uring_submit(&l->ring);
+}
+
 static struct io_uring_sqe *loop_sqe(struct ring_loop *l)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
     while (sqe == NULL) {
-        io_uring_submit(&l->ring);
+        loop_submit(l);
         sqe = io_uring_get_sqe(&l->ring);
     }
     l->ops++;
@@ -185,12 +192,19 @@ void ring_sock_arm_recv(struct ring_loop *l, struct ring_sock *s)
 
 void ring_sock_send(struct ring_loop *l, struct ring_sock *s, const void *buf, size_t len)
 {
-    if (s->send_inflight || s->fd < 0 || len == 0)
+    if (s->fd < 0 || len == 0)
         return;
+    if (s->send_inflight) {
+        if (s->send_batch == l->batch && s->send_sqe->addr == (uintptr_t)buf)
+            s->send_sqe->len = (uint32_t)len;
+        return;
+    }
     struct io_uring_sqe *sqe = loop_sqe(l);
     io_uring_prep_send(sqe, s->fd, buf, len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, op_data(s, RING_OP_SEND));
     s->send_inflight = true;
+    s->send_sqe = sqe;
+    s->send_batch = l->batch;
 }
 
 void ring_sock_poll(struct ring_loop *l, struct ring_sock *s, bool want_write)
@@ -218,7 +232,7 @@ void ring_sock_close(struct ring_loop *l, struct ring_sock *s)
     /* an SQE still queued for this fd must reach the kernel while the fd is
      * still this socket: a new socket may get the same number */
     if (s->fd >= 0 && io_uring_sq_ready(&l->ring) > 0)
-        io_uring_submit(&l->ring);
+        loop_submit(l);
     if (s->fd >= 0) {
         shutdown(s->fd, SHUT_RDWR); /* a recv or poll in flight holds the file: this ends it */
         close(s->fd);
@@ -290,9 +304,10 @@ unsigned ring_loop_wait(struct ring_loop *l, uint64_t until, ring_sock_fn *sock_
         struct __kernel_timespec ts = {.tv_sec = (long long)(wait / 1000000000u),
                                        .tv_nsec = (long long)(wait % 1000000000u)};
         struct io_uring_cqe *cqe = NULL;
+        l->batch++;
         io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
     } else {
-        io_uring_submit(&l->ring);
+        loop_submit(l);
     }
     unsigned seen = 0;
     struct io_uring_cqe *cqe;

@@ -45,6 +45,11 @@ struct ring_sock {
     bool recv_armed;
     bool send_inflight;
     bool poll_armed;
+    /* The send's SQE while it is still unsubmitted (send_batch ==
+     * ring_loop.batch): a later ring_sock_send of more bytes from the same
+     * start widens it instead of waiting for its completion. */
+    struct io_uring_sqe *send_sqe;
+    uint64_t send_batch;
     uint32_t poll_mask; /* what the armed poll waits for */
 };
 
@@ -66,6 +71,7 @@ struct ring_loop {
     uint8_t *buf_base;
     unsigned buf_count, buf_size, buf_returns;
     uint64_t ops;      /* operations submitted whose last completion has not come */
+    uint64_t batch;    /* bumped at each submit: the SQEs since may still be edited */
     uint64_t recv_dry; /* multishot recvs ended by an empty buffer ring (ENOBUFS) */
 };
 
@@ -93,7 +99,11 @@ int ring_sock_connect(struct ring_loop *l, struct ring_sock *s, const struct soc
 void ring_sock_arm_recv(struct ring_loop *l, struct ring_sock *s);
 
 /* ws://: sends [buf, buf + len) unless a send is in flight; the completion
- * says how much went. */
+ * says how much went. A send from the same buf that is not submitted yet
+ * takes the whole len instead: what a thread queues for one connection while
+ * handling one batch of completions (acks for several receives) leaves in
+ * one write, one TCP segment, as a client that reads before it writes
+ * would send it. */
 void ring_sock_send(struct ring_loop *l, struct ring_sock *s, const void *buf, size_t len);
 
 /* wss://: waits for POLLIN, plus POLLOUT when want_write; updates an armed
