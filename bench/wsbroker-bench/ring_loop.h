@@ -3,7 +3,8 @@
  * the same idioms as broker/worker.c. ws:// connections are connected,
  * read and written through the ring: IORING_OP_CONNECT, one multishot recv
  * per connection that draws from a provided buffer ring, one send in flight
- * per connection, every SQE submitted in a batch by the next ring_loop_wait.
+ * per connection, every SQE submitted in a batch by the next ring_loop_wait
+ * (until then a connection's send still takes what it queues next).
  * wss:// connections keep wolfSSL's own socket I/O on a non-blocking socket
  * and use the ring only for readiness (one-shot IORING_OP_POLL_ADD, re-armed
  * after each event), so wolfSSL needs no custom I/O callbacks here.
