@@ -35,14 +35,25 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* An SQE, submitting what is queued first if the submission ring is full. */
-/* Every submit goes through here: the kernel owns the SQEs it took. */
+/* Every submit goes through these two: after one the kernel owns the SQEs
+ * it took (their slots may be reused), and l->batch says so to
+ * ring_sock_send. */
 static void loop_submit(struct ring_loop *l)
 {
     l->batch++;
     io_uring_submit(&l->ring);
 }
 
+static void loop_submit_and_wait(struct ring_loop *l, uint64_t wait_ns)
+{
+    struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ns / 1000000000u),
+                                   .tv_nsec = (long long)(wait_ns % 1000000000u)};
+    struct io_uring_cqe *cqe = NULL;
+    l->batch++;
+    io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+}
+
+/* An SQE, submitting what is queued first if the submission ring is full. */
 static struct io_uring_sqe *loop_sqe(struct ring_loop *l)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
@@ -195,7 +206,9 @@ void ring_sock_send(struct ring_loop *l, struct ring_sock *s, const void *buf, s
     if (s->fd < 0 || len == 0)
         return;
     if (s->send_inflight) {
-        if (s->send_batch == l->batch && s->send_sqe->addr == (uintptr_t)buf)
+        /* Unsubmitted, the same bytes and more: it takes them all. */
+        if (s->send_batch == l->batch && s->send_sqe->addr == (uintptr_t)buf &&
+            len > s->send_sqe->len && len <= INT32_MAX)
             s->send_sqe->len = (uint32_t)len;
         return;
     }
@@ -299,16 +312,10 @@ unsigned ring_loop_wait(struct ring_loop *l, uint64_t until, ring_sock_fn *sock_
 {
     uint64_t now = monotonic_ns();
     loop_publish_buffers(l);
-    if (until > now) {
-        uint64_t wait = until - now;
-        struct __kernel_timespec ts = {.tv_sec = (long long)(wait / 1000000000u),
-                                       .tv_nsec = (long long)(wait % 1000000000u)};
-        struct io_uring_cqe *cqe = NULL;
-        l->batch++;
-        io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
-    } else {
+    if (until > now)
+        loop_submit_and_wait(l, until - now);
+    else
         loop_submit(l);
-    }
     unsigned seen = 0;
     struct io_uring_cqe *cqe;
     while (io_uring_peek_cqe(&l->ring, &cqe) == 0) {

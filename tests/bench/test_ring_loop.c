@@ -128,7 +128,10 @@ static void test_bytes_queued_after_the_submit_wait_for_the_completion(void **st
      * its SQE now. */
     ring_loop_wait(&f->loop, 0, sock_of, on_event, f);
     assert_int_equal(f->sends, 0);
+    /* Its slot may hold another operation by now: it must stay untouched. */
+    struct io_uring_sqe slot = *f->sock.send_sqe;
     ring_sock_send(&f->loop, &f->sock, out, 13);
+    assert_memory_equal(&slot, f->sock.send_sqe, sizeof slot);
     read_exactly(f->peer, NULL, filled);
     wait_sends(f, 1);
     assert_int_equal(f->last_sent, 6);

@@ -333,7 +333,13 @@ static void test_random_manual_acks(void **state)
         return;
     }
     const char *seeds = getenv("DELIVERY_RANDOM_SEEDS");
-    uint64_t last = seeds ? strtoull(seeds, NULL, 0) : SEEDS;
+    uint64_t last = SEEDS;
+    if (seeds) {
+        char *end;
+        last = strtoull(seeds, &end, 0);
+        if (end == seeds || *end != '\0' || last == 0)
+            fail_msg("DELIVERY_RANDOM_SEEDS=%s: want a count of seeds, 1 or more", seeds);
+    }
     for (uint64_t seed = 1; seed <= last; seed++)
         run_seed(seed);
 }
