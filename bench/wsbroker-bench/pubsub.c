@@ -15,7 +15,7 @@
  * Subscribers: S connections spread over N threads, each thread an io_uring
  * loop (ring_loop.h: multishot recv into provided buffers, ring sends) over
  * its share. Each sends hello and `sub` to topic i % T (ack none,
- * or manual: a cumulative ack every --ack-every messages or on a 1 ms tick,
+ * or manual: a cumulative ack every --ack-every messages or on an --ack-ms tick,
  * whichever comes first), and every `subscribed` must be in before anything
  * is published. Publishers: P connections on one more thread, publishing
  * round-robin over the T topics with confirm: true, so the number of
@@ -83,7 +83,8 @@
 #define DEFAULT_INFLIGHT   256 /* unconfirmed publishes per publisher */
 #define DEFAULT_ACK_EVERY  64  /* manual acks: messages per cumulative ack */
 #define DEFAULT_PREFIX     "fanout"
-#define ACK_TICK_NS        NS_PER_MS /* manual acks: the longest an ack waits */
+#define DEFAULT_ACK_MS     1   /* manual acks: the longest an ack waits */
+#define MAX_ACK_MS         60000
 #define DRAIN_CHECK_NS     NS_PER_MS /* how often the drain looks at progress */
 #define LATE_SEND_NS       NS_PER_MS /* open loop: a send this late is counted */
 #define MAX_DURATION_S     3600.0
@@ -154,6 +155,7 @@ struct config {
     double drain_s;
     bool ack_manual;
     uint32_t ack_every;
+    uint32_t ack_ms; /* manual acks: what is unacked goes out at this tick */
     uint32_t window; /* sub.window; 0: the broker's default */
     uint32_t inflight;
     const char *prefix;
@@ -868,7 +870,7 @@ static void sub_note_delivery(struct worker *w, struct conn *c, struct subscript
     }
 }
 
-/* The 1 ms tick: acks whatever is still unacknowledged. */
+/* The --ack-ms tick: acks whatever is still unacknowledged. */
 static void sub_ack_tick(struct worker *w)
 {
     uint32_t count = w->ack_count;
@@ -1609,13 +1611,14 @@ static void sub_run_load(struct worker *w)
     bool manual = run->cfg.ack_manual;
     uint64_t now = now_ns();
     uint64_t next_check = 0;
-    w->next_ack_tick = now + ACK_TICK_NS;
+    uint64_t ack_tick_ns = (uint64_t)run->cfg.ack_ms * NS_PER_MS;
+    w->next_ack_tick = now + ack_tick_ns;
     while (w->open > 0 && (now = now_ns()) < run->t_drain) {
         uint64_t until = run->t_drain;
         if (manual) {
             if (now >= w->next_ack_tick) {
                 sub_ack_tick(w);
-                w->next_ack_tick = now + ACK_TICK_NS;
+                w->next_ack_tick = now + ack_tick_ns;
             }
             until = w->next_ack_tick < until ? w->next_ack_tick : until;
         }
@@ -1885,7 +1888,7 @@ static void usage(FILE *to)
             "                   [--publishers P] [--subscribers S] [--topics T]\n"
             "                   [--size BYTES] [--rate MSGS_PER_S]\n"
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
-            "                   [--json] [--ack-every K] [--window W] [--inflight K]\n"
+            "                   [--json] [--ack-every K] [--ack-ms MS] [--window W] [--inflight K]\n"
             "                   [--drain S] [--prefix NAME] [--ca FILE] [--zipf S] [--resume]\n"
             "                   [--csv FILE] [--progress] [--ramp S] [--symbols-per-sub K]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
@@ -1901,7 +1904,8 @@ static void usage(FILE *to)
             "  --drain        at most this long after publishing stops, wait for the tail\n"
             "                 (default %.0f)\n"
             "  --ack          subscriptions' ack mode (default none); manual acks go out\n"
-            "                 every --ack-every messages (default %d) or after 1 ms\n"
+            "                 every --ack-every messages (default %d) or after --ack-ms\n"
+            "                 milliseconds (default %d), whichever comes first\n"
             "  --window       sub.window for manual acks (default: the broker's, %d)\n"
             "  --inflight     unconfirmed publishes per publisher (default %d)\n"
             "  --threads      subscriber threads (default 1); publishers get one more\n"
@@ -1923,7 +1927,7 @@ static void usage(FILE *to)
             "                 stamps per-topic seqs into the data\n"
             "  --json         one JSON object instead of the table\n",
             MIN_PAYLOAD, MAX_PAYLOAD, STAMP_BYTES, DEFAULT_DURATION_S, MAX_DURATION_S,
-            DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, WSB_DEFAULT_WINDOW,
+            DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, DEFAULT_ACK_MS, WSB_DEFAULT_WINDOW,
             DEFAULT_INFLIGHT, DEFAULT_PREFIX);
 }
 
@@ -1965,6 +1969,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         {"drain", required_argument, NULL, 'D'},
         {"ack", required_argument, NULL, 'a'},
         {"ack-every", required_argument, NULL, 'e'},
+        {"ack-ms", required_argument, NULL, 'E'},
         {"window", required_argument, NULL, 'W'},
         {"inflight", required_argument, NULL, 'k'},
         {"threads", required_argument, NULL, 't'},
@@ -1989,6 +1994,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
                            .warmup_s = DEFAULT_WARMUP_S,
                            .drain_s = DEFAULT_DRAIN_S,
                            .ack_every = DEFAULT_ACK_EVERY,
+                           .ack_ms = DEFAULT_ACK_MS,
                            .inflight = DEFAULT_INFLIGHT,
                            .prefix = DEFAULT_PREFIX};
     int opt;
@@ -2037,6 +2043,9 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         case 'e':
             cfg->ack_every =
                 (uint32_t)parse_number("--ack-every", optarg, 1, WSB_DEFAULT_MAX_WINDOW);
+            break;
+        case 'E':
+            cfg->ack_ms = (uint32_t)parse_number("--ack-ms", optarg, 1, MAX_ACK_MS);
             break;
         case 'W':
             cfg->window = (uint32_t)parse_number("--window", optarg, 1, WSB_DEFAULT_MAX_WINDOW);
@@ -2221,7 +2230,7 @@ static void report_table(const struct config *cfg, const struct totals *t)
         bench_scenario, adapter_names[cfg->adapter], cfg->url, cfg->publishers, cfg->subscribers,
         cfg->topics, cfg->size, cfg->ack_manual ? "manual" : "none");
     if (cfg->ack_manual)
-        printf(" (every %u or 1 ms)", cfg->ack_every);
+        printf(" (every %u or %u ms)", cfg->ack_every, cfg->ack_ms);
     printf(", ");
     print_mode(cfg, stdout);
     if (cfg->ramp_s > 0)
@@ -2270,10 +2279,10 @@ static void report_json(const struct config *cfg, const struct totals *t)
     double del_s = (double)n->delivered / cfg->duration_s;
     printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,"
            "\"size\":%zu,"
-           "\"ack\":\"%s\",\"ack_every\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
+           "\"ack\":\"%s\",\"ack_every\":%u,\"ack_ms\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
            "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ramp_s\":%.3f,",
            bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
-           cfg->ack_manual ? "manual" : "none", cfg->ack_every,
+           cfg->ack_manual ? "manual" : "none", cfg->ack_every, cfg->ack_ms,
            cfg->window ? cfg->window : WSB_DEFAULT_WINDOW, cfg->rate, cfg->inflight, cfg->threads,
            cfg->duration_s, cfg->warmup_s, cfg->ramp_s);
     printf("\"published_per_s\":%.1f,\"delivered_per_s\":%.1f,\"mb_per_s\":%.3f,", pub_s, del_s,

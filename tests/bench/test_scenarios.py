@@ -267,7 +267,8 @@ def main():
             ("market", "market", [ws, "--topics", "20", "--subscribers", "100", "--rate",
                                   "500"], check_pubsub),
             ("market-reliable", "market", [ws, "--topics", "20", "--subscribers", "30",
-                                           "--rate", "500", "--ack", "manual"], check_pubsub),
+                                           "--rate", "500", "--ack", "manual", "--ack-ms", "5"],
+             check_pubsub),
             ("reliable", "reliable", [ws, "--subscribers", "20", "--rate", "200", "--window",
                                       "100", "--ack-every", "16"], check_pubsub),
             ("resume", "resume", [ws, "--subscribers", "20", "--rate", "200"], check_pubsub),
@@ -305,6 +306,9 @@ def main():
                     checker(r, scenario)
                 if name == "reliable":
                     check(r["ack"] == "manual" and r["acks"] > 0, "manual acks were not sent")
+                    check(r["ack_every"] == 16 and r["ack_ms"] == 1, f"ack policy {r}")
+                if name == "market-reliable":
+                    check(r["acks"] > 0 and r["ack_ms"] == 5, f"--ack-ms 5: {r.get('ack_ms')}")
                 if name == "resume":
                     res = r.get("resume", {})
                     check(res.get("dropped") == 20 and res.get("caught_up") == 20,
