@@ -83,7 +83,7 @@
 #define DEFAULT_INFLIGHT   256 /* unconfirmed publishes per publisher */
 #define DEFAULT_ACK_EVERY  64  /* manual acks: messages per cumulative ack */
 #define DEFAULT_PREFIX     "fanout"
-#define DEFAULT_ACK_MS     1   /* manual acks: the longest an ack waits */
+#define DEFAULT_ACK_MS     1 /* manual acks: the longest an ack waits */
 #define MAX_ACK_MS         60000
 #define DRAIN_CHECK_NS     NS_PER_MS /* how often the drain looks at progress */
 #define LATE_SEND_NS       NS_PER_MS /* open loop: a send this late is counted */
@@ -1888,8 +1888,9 @@ static void usage(FILE *to)
             "                   [--publishers P] [--subscribers S] [--topics T]\n"
             "                   [--size BYTES] [--rate MSGS_PER_S]\n"
             "                   [--duration S] [--warmup S] [--ack none|manual] [--threads N]\n"
-            "                   [--json] [--ack-every K] [--ack-ms MS] [--window W] [--inflight K]\n"
-            "                   [--drain S] [--prefix NAME] [--ca FILE] [--zipf S] [--resume]\n"
+            "                   [--json] [--ack-every K] [--ack-ms MS] [--window W]\n"
+            "                   [--inflight K] [--drain S] [--prefix NAME] [--ca FILE]\n"
+            "                   [--zipf S] [--resume]\n"
             "                   [--csv FILE] [--progress] [--ramp S] [--symbols-per-sub K]\n"
             "  --publishers   publisher connections, all on one thread (default 1)\n"
             "  --subscribers  subscriber connections; subscriber i takes topic i %% T, or K\n"
@@ -1927,8 +1928,8 @@ static void usage(FILE *to)
             "                 stamps per-topic seqs into the data\n"
             "  --json         one JSON object instead of the table\n",
             MIN_PAYLOAD, MAX_PAYLOAD, STAMP_BYTES, DEFAULT_DURATION_S, MAX_DURATION_S,
-            DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, DEFAULT_ACK_MS, WSB_DEFAULT_WINDOW,
-            DEFAULT_INFLIGHT, DEFAULT_PREFIX);
+            DEFAULT_WARMUP_S, DEFAULT_DRAIN_S, DEFAULT_ACK_EVERY, DEFAULT_ACK_MS,
+            WSB_DEFAULT_WINDOW, DEFAULT_INFLIGHT, DEFAULT_PREFIX);
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void die_usage(const char *fmt, ...)
@@ -2279,7 +2280,8 @@ static void report_json(const struct config *cfg, const struct totals *t)
     double del_s = (double)n->delivered / cfg->duration_s;
     printf("{\"scenario\":\"%s\",\"url\":\"%s\",\"publishers\":%u,\"subscribers\":%u,\"topics\":%u,"
            "\"size\":%zu,"
-           "\"ack\":\"%s\",\"ack_every\":%u,\"ack_ms\":%u,\"window\":%u,\"rate\":%.3f,\"inflight\":%u,"
+           "\"ack\":\"%s\",\"ack_every\":%u,\"ack_ms\":%u,\"window\":%u,"
+           "\"rate\":%.3f,\"inflight\":%u,"
            "\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,\"ramp_s\":%.3f,",
            bench_scenario, cfg->url, cfg->publishers, cfg->subscribers, cfg->topics, cfg->size,
            cfg->ack_manual ? "manual" : "none", cfg->ack_every, cfg->ack_ms,
