@@ -195,31 +195,55 @@ def wait_port(port, proc, what):
     raise Failure(f"{what} does not listen on {port}")
 
 
-def start_peers(tmp):
-    """nats-server and mosquitto with WebSocket listeners on loopback, when
-    installed: [(adapter, url, Popen)]."""
-    peers = []
-    if shutil.which("nats-server"):
+PEER_TRIES = 5
+
+
+def start_peer(tmp, name, cmd, conf_text):
+    """Starts a peer that must be told its ports (it cannot take port 0):
+    two distinct free ports, a config from conf_text(plain, ws), and wait
+    until it listens. A port found free can be taken before the peer binds
+    it (other tests run alongside and open client sockets), so a peer that
+    exits at once is tried again with new ports, up to PEER_TRIES times.
+    Returns its WebSocket port and process."""
+    errors = []
+    for attempt in range(PEER_TRIES):
+        plain = free_port()
         ws = free_port()
-        conf = os.path.join(tmp, "nats.conf")
+        while ws == plain:
+            ws = free_port()
+        conf = os.path.join(tmp, f"{name}.conf")
+        log = os.path.join(tmp, f"{name}.{attempt}.log")
         with open(conf, "w") as f:
-            f.write(f"listen: 127.0.0.1:{free_port()}\n"
-                    f'websocket {{ listen: "127.0.0.1:{ws}", no_tls: true }}\n')
-        p = subprocess.Popen(["nats-server", "-c", conf], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+            f.write(conf_text(plain, ws))
+        with open(log, "w") as err:
+            p = subprocess.Popen(cmd + [conf], stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            wait_port(ws, p, name)
+            return ws, p
+        except Failure as e:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            with open(log) as f:
+                errors.append(f"{e}: {f.read().strip()[-300:]}")
+    raise Failure(f"{name} did not start in {PEER_TRIES} tries:\n" + "\n".join(errors))
+
+
+def start_peers(tmp, peers):
+    """nats-server and mosquitto with WebSocket listeners on loopback, when
+    installed, appended to peers as (adapter, url, Popen) as each starts (so
+    that stop_peers stops the first when the second fails)."""
+    if shutil.which("nats-server"):
+        ws, p = start_peer(tmp, "nats-server", ["nats-server", "-c"],
+                           lambda plain, ws: f"listen: 127.0.0.1:{plain}\n"
+                           f'websocket {{ listen: "127.0.0.1:{ws}", no_tls: true }}\n')
         peers.append(("nats", f"ws://127.0.0.1:{ws}/", p))
-        wait_port(ws, p, "nats-server")
     if shutil.which("mosquitto"):
-        ws = free_port()
-        conf = os.path.join(tmp, "mosquitto.conf")
-        with open(conf, "w") as f:  # its websockets listener starts only next to a plain one
-            f.write(f"listener {free_port()} 127.0.0.1\nlistener {ws} 127.0.0.1\n"
-                    "protocol websockets\nallow_anonymous true\npersistence false\n")
-        p = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        # its websockets listener starts only next to a plain one
+        ws, p = start_peer(tmp, "mosquitto", ["mosquitto", "-c"],
+                           lambda plain, ws: f"listener {plain} 127.0.0.1\nlistener {ws} 127.0.0.1\n"
+                           "protocol websockets\nallow_anonymous true\npersistence false\n")
         peers.append(("mqtt", f"ws://127.0.0.1:{ws}/", p))
-        wait_port(ws, p, "mosquitto")
-    return peers
 
 
 def stop_peers(peers):
@@ -249,7 +273,7 @@ def main():
     failures = 0
     peers = []
     atexit.register(stop_peers, peers)  # also when something below raises
-    peers += start_peers(tmp)
+    start_peers(tmp, peers)
     with Broker(a.broker, args=["--workers", "2"], tls=ca.tls()) as b:
         ws, wss = b.url_for("/v1", tls=False), b.url_for("/v1", tls=True)
         echo, echo_tls = b.url_for("/echo", tls=False), b.url_for("/echo", tls=True)
