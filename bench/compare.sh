@@ -53,6 +53,8 @@ BENCH=$BUILD/bench/wsbroker-bench/wsbroker-bench
 REFERENCE=$BUILD/bench/broadcast_reference
 WSBROKER=$BUILD/broker/wsbroker
 
+# shellcheck source=run_lib.sh
+source "$ROOT/bench/run_lib.sh"
 die() { echo "compare.sh: $*" >&2; exit 1; }
 for f in "$BENCH" "$REFERENCE" "$WSBROKER"; do
     [ -x "$f" ] || die "$f is missing: cmake --build $BUILD --target wsbroker-bench broadcast_reference wsbroker"
@@ -67,7 +69,7 @@ ON_BROKER_CPUS=(); ON_BENCH_CPUS=()
 [ -z "$BENCH_CPUS" ] || ON_BENCH_CPUS=(taskset -c "$BENCH_CPUS")
 mkdir -p "$OUT"
 rm -f "$OUT"/*.r[0-9]*.* # rounds of an earlier run into the same directory
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+raise_file_limit
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -81,15 +83,6 @@ wait_port() { # wait until something listens on 127.0.0.1:$1
     done
     die "nothing listens on port $1"
 }
-listening_port() { # the port of the "listening on ws://..." line in file $1
-    for _ in $(seq 100); do
-        p=$(grep -o 'listening on ws://127.0.0.1:[0-9]*' "$1" | head -1 | sed 's/.*://') || true
-        [ -n "$p" ] && { echo "$p"; return 0; }
-        sleep 0.1
-    done
-    die "no listening line in $1"
-}
-cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 
 # --- start the brokers -------------------------------------------------------
 "${ON_BROKER_CPUS[@]}" "$WSBROKER" --listen 127.0.0.1:0 --workers "$WSB_WORKERS" 2>"$OUT/wsbroker.log" &
@@ -127,8 +120,7 @@ declare -A URL=([wsbroker]=ws://127.0.0.1:$WSB_PORT/v1 [nats]=ws://127.0.0.1:$NA
                 [mqtt]=ws://127.0.0.1:$MQTT_WS/ [raw]=ws://127.0.0.1:$REF_PORT/)
 declare -A PID=([wsbroker]=$WSB_PID [nats]=$NATS_PID [mqtt]=$MQTT_PID [raw]=$REF_PID)
 {
-    echo "date: $(date -u +%FT%TZ)"
-    echo "host: $(nproc) CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+    host_lines
     echo "wsbroker: --workers $WSB_WORKERS, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "nats-server: $(nats-server --version)"
     echo "mosquitto: $(mosquitto -h 2>&1 | head -1)"

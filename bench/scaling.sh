@@ -49,6 +49,8 @@ if [ -z "${WORKERS:-}" ]; then
     WORKERS=$(printf '%s\n' 1 2 4 8 12 16 "$CPUS" | awk -v n="$CPUS" '$1 <= n' | sort -nu | tr '\n' ' ')
 fi
 
+# shellcheck source=run_lib.sh
+source "$ROOT/bench/run_lib.sh"
 die() { echo "scaling.sh: $*" >&2; exit 1; }
 for f in "$BENCH" "$WSBROKER"; do
     [ -x "$f" ] || die "$f is missing: cmake --build $BUILD --target wsbroker-bench wsbroker"
@@ -69,25 +71,15 @@ esac
 ARGS+=(--drain 5 --threads "$BENCH_THREADS" --inflight "$INFLIGHT" --duration "$DURATION" --warmup "$WARMUP"
        --rate "$RATE")
 mkdir -p "$OUT/runs"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+raise_file_limit
 
 BROKER_PID=
 cleanup() { [ -z "$BROKER_PID" ] || { kill -TERM "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; }; }
 trap cleanup EXIT
 
-listening_port() { # the port of the "listening on ws://..." line in file $1
-    for _ in $(seq 100); do
-        p=$(grep -o 'listening on ws://127.0.0.1:[0-9]*' "$1" | head -1 | sed 's/.*://') || true
-        [ -n "$p" ] && { echo "$p"; return 0; }
-        sleep 0.1
-    done
-    die "no listening line in $1"
-}
-cpu_ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 
 {
-    echo "date: $(date -u +%FT%TZ)"
-    echo "host: $CPUS CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+    host_lines
     echo "wsbroker: commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "settings: WORKERS=\"$WORKERS\" SCENARIO=$SCENARIO SUBSCRIBERS=$SUBSCRIBERS MD_SUBSCRIBERS=$MD_SUBSCRIBERS RATE=$RATE DURATION=$DURATION WARMUP=$WARMUP REPEAT=$REPEAT BENCH_THREADS=$BENCH_THREADS INFLIGHT=$INFLIGHT PIN=$PIN"
     echo "generator: ${ARGS[*]}"
