@@ -302,7 +302,6 @@ static void sent_log_pop(struct local_topic *lt, struct outbuf_release_batch *ba
 {
     struct pending_msg *m = msg_ring_front(&lt->sent);
     outbuf_release_batched_n(batch, m->frame, 1 + m->banked);
-    m->banked = 0;
     msg_ring_shift(&lt->sent);
     lt->sent_first++;
 }
@@ -461,10 +460,9 @@ void local_topic_on_tick(struct local_topic *lt, struct outbuf_release_batch *ba
 
 void local_topic_clear(struct local_topic *lt)
 {
-    while (lt->sent.count > 0)
+    while (lt->sent.count > 0) /* with the banked references */
         sent_log_pop(lt, NULL);
-    free(lt->sent.items);
-    memset(&lt->sent, 0, sizeof(lt->sent));
+    msg_ring_clear(&lt->sent);
 }
 
 /* Sends what waits while the window has room; the sends are one span. */

@@ -24,7 +24,8 @@ struct pending_msg {
     union {
         uint32_t attempts; /* unacked: retransmissions so far */
         /* In a sent log: references held for deliveries in step that have
-         * the message waiting, each to take one when it sends it. */
+         * the message waiting, each to take one when it sends it. Like
+         * attempts, msg_ring_push starts it at 0. */
         uint32_t banked;
     };
 };
