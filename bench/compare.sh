@@ -61,9 +61,9 @@ for f in "$BENCH" "$REFERENCE" "$WSBROKER"; do
 done
 command -v nats-server >/dev/null || die "nats-server is missing (tools/install-deps.sh --test)"
 command -v mosquitto >/dev/null || die "mosquitto is missing (tools/install-deps.sh --test)"
-[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer, not '$REPEAT'"
-[[ $BENCH_THREADS =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS must be a positive integer, not '$BENCH_THREADS'"
-[[ $INFLIGHT =~ ^[1-9][0-9]*$ ]] || die "INFLIGHT must be a positive integer, not '$INFLIGHT'"
+need_count REPEAT "$REPEAT"
+need_count BENCH_THREADS "$BENCH_THREADS"
+need_count INFLIGHT "$INFLIGHT"
 ON_BROKER_CPUS=(); ON_BENCH_CPUS=()
 [ -z "$BROKER_CPUS" ] || ON_BROKER_CPUS=(taskset -c "$BROKER_CPUS")
 [ -z "$BENCH_CPUS" ] || ON_BENCH_CPUS=(taskset -c "$BENCH_CPUS")

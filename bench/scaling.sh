@@ -59,9 +59,9 @@ for w in $WORKERS; do
     [[ $w =~ ^[1-9][0-9]*$ ]] || die "WORKERS must list positive integers, not '$w'"
     [ "$w" -le "$CPUS" ] || die "WORKERS: $w is over this machine's $CPUS CPUs"
 done
-[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer, not '$REPEAT'"
-[[ $BENCH_THREADS =~ ^[1-9][0-9]*$ ]] || die "BENCH_THREADS must be a positive integer, not '$BENCH_THREADS'"
-[[ $INFLIGHT =~ ^[1-9][0-9]*$ ]] || die "INFLIGHT must be a positive integer, not '$INFLIGHT'"
+need_count REPEAT "$REPEAT"
+need_count BENCH_THREADS "$BENCH_THREADS"
+need_count INFLIGHT "$INFLIGHT"
 [[ $RATE =~ ^[0-9]+$ ]] || die "RATE must be a whole number of publishes/s, not '$RATE'"
 case $SCENARIO in
 fanout) ARGS=(fanout --subscribers "$SUBSCRIBERS" --size 64 --topics 1) ;;
